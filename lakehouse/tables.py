@@ -1,0 +1,157 @@
+"""The table registry: the one place that says which tables exist and what their rows hold.
+
+Every table has an explicit Polars schema, a stable id column (with an id prefix, so a bare id
+says which table it belongs to) and the lineage columns shared by all rows. Writers must
+match the schema exactly (see `lakehouse.store.Lakehouse.write`).
+"""
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from lakehouse.errors import UnknownTableError
+
+# Lineage columns carried by every row of every table (DESIGN.md, storage rules).
+LINEAGE_SCHEMA: dict[str, pl.DataType] = {
+    "parent_ids": pl.List(pl.String),  # ids of the rows this row was made from ([] for sources)
+    "_run_id": pl.String,  # the Dagster run (or CLI/bench run) that wrote the row
+    "_code_version": pl.String,  # the code version of the step that made the row
+    "_produced_at": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A registered table: its name, group, row meaning, schema and how its ids look."""
+
+    name: str
+    group: str
+    description: str  # what one row is
+    columns: dict[str, pl.DataType]  # the table's own columns, without the lineage ones
+    id_column: str
+    id_prefix: str
+    partition_column: str | None = None  # a column whose value names the partition directory
+    label_columns: tuple[str, ...] = ()  # shown beside the id in lineage trees
+    column_docs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> pl.Schema:
+        """The full schema written to Parquet: own columns, then the lineage columns."""
+        return pl.Schema({**self.columns, **LINEAGE_SCHEMA})
+
+
+WEB_SNAPSHOTS = TableSpec(
+    name="web_snapshots",
+    group="web",
+    description="One fetch of one URL in one crawl; failed fetches are rows with an error.",
+    columns={
+        "snapshot_id": pl.String,
+        "crawl_id": pl.String,
+        "url": pl.String,
+        "status": pl.Int32,
+        "content_type": pl.String,
+        "headers": pl.String,
+        "body": pl.Binary,
+        "body_sha256": pl.String,
+        "body_bytes": pl.Int64,
+        "body_ref": pl.String,
+        "fetched_at": pl.Datetime("us", "UTC"),
+        "source": pl.String,
+        "error": pl.String,
+    },
+    id_column="snapshot_id",
+    id_prefix="snap",
+    partition_column="crawl_id",
+    label_columns=("crawl_id", "url", "status", "error"),
+    column_docs={
+        "snapshot_id": "stable id: hash of crawl id, url and body hash (or error)",
+        "crawl_id": "the crawl (Dagster dynamic partition) this fetch belongs to",
+        "url": "the canonical URL that was fetched",
+        "status": "HTTP status (replayed records are 200); null when nothing was fetched",
+        "content_type": "media type of the body, without parameters",
+        "headers": "response headers as a JSON object",
+        "body": "raw response bytes (null for failures)",
+        "body_sha256": "sha256 of the body bytes",
+        "body_bytes": "length of the body in bytes",
+        "body_ref": "where the raw bytes came from (package file and record key, WARC record)",
+        "fetched_at": "when the fetch happened (null when the recording does not say)",
+        "source": "the source system and version that produced the fetch",
+        "error": "why the fetch or the recorded record could not be read (null if fine)",
+    },
+)
+
+DOCUMENTS = TableSpec(
+    name="documents",
+    group="web",
+    description="One extracted, normalized, exactly-deduplicated document.",
+    columns={
+        "doc_id": pl.String,
+        "url": pl.String,
+        "title": pl.String,
+        "text": pl.String,
+        "language": pl.String,
+        "description": pl.String,
+        "topic": pl.String,
+        "text_sha256": pl.String,
+        "n_chars": pl.Int32,
+        "n_words": pl.Int32,
+        "snapshot_id": pl.String,
+        "crawl_id": pl.String,
+    },
+    id_column="doc_id",
+    id_prefix="doc",
+    label_columns=("title", "url"),
+    column_docs={
+        "doc_id": "stable id: hash of url and normalized text hash",
+        "text": "main text, Unicode NFC, whitespace collapsed (paragraphs kept)",
+        "language": "ISO 639-1 code from the response's Content-Language",
+        "description": "short description from the source, when it has one",
+        "topic": "topic or category from the source, when it has one",
+        "text_sha256": "sha256 of the case-folded normalized text: the exact-dedup key",
+        "snapshot_id": "the fetch this document was extracted from",
+    },
+)
+
+DOCUMENT_REJECTS = TableSpec(
+    name="document_rejects",
+    group="web",
+    description="One snapshot that did not become a document, with the reason why.",
+    columns={
+        "reject_id": pl.String,
+        "snapshot_id": pl.String,
+        "crawl_id": pl.String,
+        "url": pl.String,
+        "reason": pl.String,
+        "detail": pl.String,
+        "duplicate_of": pl.String,
+    },
+    id_column="reject_id",
+    id_prefix="rej",
+    label_columns=("reason", "url", "duplicate_of"),
+    column_docs={
+        "reason": "one of lakehouse.web.documents.DropReason",
+        "detail": "human-readable specifics (the measured value, the parse error)",
+        "duplicate_of": "for duplicates: the doc_id (or snapshot) that was kept instead",
+    },
+)
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec for spec in (WEB_SNAPSHOTS, DOCUMENTS, DOCUMENT_REJECTS)
+}
+
+
+def get_table(name: str) -> TableSpec:
+    """The spec of a registered table; an unknown name gets an error listing the known ones."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        known = ", ".join(sorted(TABLES))
+        raise UnknownTableError(f"unknown table {name!r}; registered tables: {known}") from None
+
+
+def table_for_id(row_id: str) -> TableSpec | None:
+    """The table whose ids carry this id's prefix, or None when no table does."""
+    prefix, sep, _ = row_id.partition("_")
+    if not sep:
+        return None
+    return next((spec for spec in TABLES.values() if spec.id_prefix == prefix), None)

