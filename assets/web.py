@@ -4,10 +4,9 @@ Thin wiring: the work is in lakehouse.web; these functions call it, write the ta
 the lakehouse resource and record what the Dagster UI shows.
 """
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import dagster as dg
-
 
 from assets.metadata import content_data_version, png_markdown, table_metadata
 from assets.partitions import CRAWLS
@@ -145,7 +144,8 @@ def extract_documents(
     """Extract, normalize, quality-filter and exactly deduplicate every crawl's snapshots."""
     store = lakehouse.open()
     snapshots = store.read(WEB_SNAPSHOTS.name)
-    context.log.info(f"read {snapshots.height} snapshots from {len(store.partitions(WEB_SNAPSHOTS.name))} crawl(s)")
+    crawls = store.partitions(WEB_SNAPSHOTS.name)
+    context.log.info(f"read {snapshots.height} snapshots from {len(crawls)} crawl(s)")
     settings = documents_lib.QualitySettings(
         config.min_words, config.min_alpha_word_ratio, config.drop_disambiguation
     )
@@ -165,7 +165,9 @@ def extract_documents(
         asset_key=DOCUMENTS_KEY,
         metadata={
             **table_metadata(
-                DOCUMENTS, documents, str(documents_path),
+                DOCUMENTS,
+                documents,
+                str(documents_path),
                 ["doc_id", "title", "language", "n_words", "text"],
                 column_lineage=_DOCUMENT_COLUMN_LINEAGE,
             ),
@@ -174,7 +176,8 @@ def extract_documents(
             "length_histogram": png_markdown(
                 histogram_png(
                     documents.get_column("n_words").to_list(),
-                    "document length", "words per document",
+                    "document length",
+                    "words per document",
                 ),
                 "document length histogram",
             ),
@@ -204,7 +207,9 @@ def extract_documents(
         asset_key=DOCUMENT_REJECTS_KEY,
         metadata={
             **table_metadata(
-                DOCUMENT_REJECTS, rejects, str(rejects_path),
+                DOCUMENT_REJECTS,
+                rejects,
+                str(rejects_path),
                 ["reason", "url", "detail", "duplicate_of"],
                 column_lineage=_REJECT_COLUMN_LINEAGE,
             ),
@@ -218,7 +223,8 @@ def extract_documents(
                         bar_png(
                             reasons.get_column("reason").to_list(),
                             reasons.get_column("len").to_list(),
-                            "rejected snapshots by reason", "snapshots",
+                            "rejected snapshots by reason",
+                            "snapshots",
                         ),
                         "rejects by reason",
                     )
@@ -237,5 +243,3 @@ def extract_documents(
             )
         ],
     )
-
-

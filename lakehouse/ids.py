@@ -24,4 +24,3 @@ def stable_id(prefix: str, *parts: str) -> str:
         raise ValueError(f"id prefix {prefix!r} must be a short identifier such as 'doc'")
     digest = sha256_hex(_FIELD_SEPARATOR.join(parts))
     return f"{prefix}_{digest[:ID_HEX_CHARS]}"
-

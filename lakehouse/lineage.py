@@ -100,7 +100,9 @@ def trace(lakehouse: Lakehouse, row_id: str) -> LineageNode:
     return _build(lakehouse, spec, row, depth=0)
 
 
-def _build(lakehouse: Lakehouse, spec: TableSpec, row: dict[str, object], depth: int) -> LineageNode:
+def _build(
+    lakehouse: Lakehouse, spec: TableSpec, row: dict[str, object], depth: int
+) -> LineageNode:
     node = LineageNode(row_id=str(row[spec.id_column]), table=spec.name, row=row)
     if depth >= MAX_LINEAGE_DEPTH:
         return node

@@ -5,7 +5,7 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
 _FIGURE_SIZE = (6.0, 3.2)
 _DPI = 100

@@ -154,7 +154,7 @@ class Lakehouse:
         """Run a read-only SQL query over the catalog and return a Polars frame."""
         with self.connect() as connection:
             try:
-                return connection.execute(query, parameters or []).pl()
+                return connection.sql(query, params=parameters or None).pl()
             except duckdb.CatalogException as error:
                 raise QueryError(self._explain_catalog_error(str(error))) from error
             except duckdb.Error as error:
@@ -172,4 +172,3 @@ class Lakehouse:
                 )
         first_line = message.splitlines()[0]
         return f"{first_line}; {hint}"
-

@@ -62,6 +62,15 @@ class ExtractedDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptedDocument:
+    """A document that passed every filter, with its word count and exact-dedup hash."""
+
+    extracted: ExtractedDocument
+    n_words: int
+    text_sha256: str  # sha256 of the dedup key (case-folded, single-spaced text)
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     reason: DropReason
     detail: str
@@ -145,14 +154,15 @@ def _content_language(headers_json: str | None) -> str | None:
     return value.split(",")[0].strip().split("-")[0].lower()
 
 
-def quality_rejection(document: ExtractedDocument, settings: QualitySettings) -> Rejection | None:
+def quality_rejection(
+    document: ExtractedDocument, n_words: int, settings: QualitySettings
+) -> Rejection | None:
     """The first quality filter the document fails, or None when it passes them all."""
     if not document.text:
         return Rejection(DropReason.EMPTY_TEXT, "no text after normalization")
-    words = document.text.split()
-    n_words = count_words(document.text)
     if n_words < settings.min_words:
         return Rejection(DropReason.TOO_SHORT, f"{n_words} words < {settings.min_words}")
+    words = document.text.split()
     alpha_ratio = sum(1 for word in words if _ALPHA.search(word)) / len(words)
     if alpha_ratio < settings.min_alpha_word_ratio:
         return Rejection(
@@ -171,8 +181,8 @@ def process_snapshot(
     headers_json: str | None,
     body: bytes | None,
     settings: QualitySettings,
-) -> ExtractedDocument | Rejection:
-    """Everything that happens to one snapshot on its own: checks, extraction, quality."""
+) -> AcceptedDocument | Rejection:
+    """Everything that happens to one snapshot on its own: checks, extraction, quality, hash."""
     if error is not None:
         return Rejection(DropReason.FETCH_ERROR, error)
     if status is None or not 200 <= status < 300:
@@ -190,7 +200,11 @@ def process_snapshot(
         extracted = ExtractedDocument(
             extracted.title, extracted.text, language, extracted.description, extracted.topic
         )
-    return quality_rejection(extracted, settings) or extracted
+    n_words = count_words(extracted.text)
+    rejection = quality_rejection(extracted, n_words, settings)
+    if rejection is not None:
+        return rejection
+    return AcceptedDocument(extracted, n_words, sha256_hex(dedup_key(extracted.text)))
 
 
 def latest_snapshot_per_url(snapshots: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -219,66 +233,75 @@ def build_documents(
     they arrive in. Within a set of exact duplicates the lexicographically first URL is kept.
     """
     current, superseded = latest_snapshot_per_url(snapshots)
-    reject_rows: list[dict[str, Any]] = [
-        _reject_row(row, DropReason.SUPERSEDED, f"newer snapshot {row['superseded_by']}")
-        | {"duplicate_of": row["superseded_by"]}
-        for row in superseded.iter_rows(named=True)
+    documents: dict[str, list] = {name: [] for name in DOCUMENTS.columns}
+    rejects: dict[str, list] = {name: [] for name in DOCUMENT_REJECTS.columns}
+
+    def reject(snapshot_id, crawl_id, url, reason: DropReason, detail, duplicate_of=None):
+        for column, value in (
+            ("reject_id", stable_id("rej", snapshot_id, reason.value)),
+            ("snapshot_id", snapshot_id),
+            ("crawl_id", crawl_id),
+            ("url", url),
+            ("reason", reason.value),
+            ("detail", detail),
+            ("duplicate_of", duplicate_of),
+        ):
+            rejects[column].append(value)
+
+    for snapshot_id, crawl_id, url, newer in superseded.select(
+        "snapshot_id", "crawl_id", "url", "superseded_by"
+    ).iter_rows():
+        reject(snapshot_id, crawl_id, url, DropReason.SUPERSEDED, f"newer snapshot {newer}", newer)
+
+    kept_doc_ids: dict[str, str] = {}  # text_sha256 -> doc_id of the kept document
+    columns = [
+        "snapshot_id",
+        "crawl_id",
+        "url",
+        "status",
+        "error",
+        "content_type",
+        "headers",
+        "body",
     ]
-    kept: dict[str, dict[str, Any]] = {}  # dedup key hash -> document row
-    duplicates: list[tuple[dict[str, Any], str]] = []
-    columns = ["snapshot_id", "crawl_id", "url", "status", "error", "content_type", "headers", "body"]
-    for row in current.sort("url", "snapshot_id").select(columns).iter_rows(named=True):
-        outcome = process_snapshot(
-            row["status"], row["error"], row["content_type"], row["headers"], row["body"], settings
-        )
+    for snapshot_id, crawl_id, url, *fetch in (
+        current.sort("url", "snapshot_id").select(columns).iter_rows()
+    ):
+        outcome = process_snapshot(*fetch, settings)
         if isinstance(outcome, Rejection):
-            reject_rows.append(_reject_row(row, outcome.reason, outcome.detail))
+            reject(snapshot_id, crawl_id, url, outcome.reason, outcome.detail)
             continue
-        text_sha256 = sha256_hex(dedup_key(outcome.text))
-        if text_sha256 in kept:
-            duplicates.append((row, kept[text_sha256]["doc_id"]))
+        if outcome.text_sha256 in kept_doc_ids:
+            kept = kept_doc_ids[outcome.text_sha256]
+            reject(
+                snapshot_id, crawl_id, url, DropReason.EXACT_DUPLICATE, f"same text as {kept}", kept
+            )
             continue
-        kept[text_sha256] = _document_row(row, outcome, text_sha256)
-    for row, kept_doc_id in duplicates:
-        reject_rows.append(
-            _reject_row(row, DropReason.EXACT_DUPLICATE, f"same text as {kept_doc_id}")
-            | {"duplicate_of": kept_doc_id}
-        )
-    documents = pl.DataFrame(
-        list(kept.values()), schema={**DOCUMENTS.columns, "parent_ids": pl.List(pl.String)}
-    ).sort("doc_id")
-    rejects = pl.DataFrame(
-        reject_rows, schema={**DOCUMENT_REJECTS.columns, "parent_ids": pl.List(pl.String)}
-    ).sort("reject_id")
-    return documents, rejects
-
-
-def _document_row(row: dict[str, Any], doc: ExtractedDocument, text_sha256: str) -> dict:
-    return {
-        "doc_id": stable_id("doc", row["url"], text_sha256),
-        "url": row["url"],
-        "title": doc.title,
-        "text": doc.text,
-        "language": doc.language,
-        "description": doc.description,
-        "topic": doc.topic,
-        "text_sha256": text_sha256,
-        "n_chars": len(doc.text),
-        "n_words": count_words(doc.text),
-        "snapshot_id": row["snapshot_id"],
-        "crawl_id": row["crawl_id"],
-        "parent_ids": [row["snapshot_id"]],
-    }
-
-
-def _reject_row(row: dict[str, Any], reason: DropReason, detail: str) -> dict:
-    return {
-        "reject_id": stable_id("rej", row["snapshot_id"], reason.value),
-        "snapshot_id": row["snapshot_id"],
-        "crawl_id": row["crawl_id"],
-        "url": row["url"],
-        "reason": reason.value,
-        "detail": detail,
-        "duplicate_of": None,
-        "parent_ids": [row["snapshot_id"]],
-    }
+        doc_id = stable_id("doc", url, outcome.text_sha256)
+        kept_doc_ids[outcome.text_sha256] = doc_id
+        doc = outcome.extracted
+        for column, value in (
+            ("doc_id", doc_id),
+            ("url", url),
+            ("title", doc.title),
+            ("text", doc.text),
+            ("language", doc.language),
+            ("description", doc.description),
+            ("topic", doc.topic),
+            ("text_sha256", outcome.text_sha256),
+            ("n_chars", len(doc.text)),
+            ("n_words", outcome.n_words),
+            ("snapshot_id", snapshot_id),
+            ("crawl_id", crawl_id),
+        ):
+            documents[column].append(value)
+    # Each document and reject was made from exactly one snapshot.
+    parent_is_snapshot = pl.concat_list(pl.col("snapshot_id")).alias("parent_ids")
+    return (
+        pl.DataFrame(documents, schema=DOCUMENTS.columns)
+        .with_columns(parent_is_snapshot)
+        .sort("doc_id"),
+        pl.DataFrame(rejects, schema=DOCUMENT_REJECTS.columns)
+        .with_columns(parent_is_snapshot)
+        .sort("reject_id"),
+    )

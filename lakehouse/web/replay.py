@@ -79,7 +79,9 @@ def load_records(language: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SourceError(f"cannot read the recorded crawl {path}: {error}") from error
     if not isinstance(records, dict):
-        raise SourceError(f"{path}: expected a JSON object of records, got {type(records).__name__}")
+        raise SourceError(
+            f"{path}: expected a JSON object of records, got {type(records).__name__}"
+        )
     return records
 
 
@@ -129,7 +131,10 @@ def snapshot_row(crawl_id: str, key: str, record: Any, language: str, source: st
     url = canonical_wikipedia_url(title, language)
     body = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
     body_sha256 = sha256_hex(body)
-    headers = {"content-type": f"{RECORD_CONTENT_TYPE}; charset=utf-8", "content-language": language}
+    headers = {
+        "content-type": f"{RECORD_CONTENT_TYPE}; charset=utf-8",
+        "content-language": language,
+    }
     return row | {
         "snapshot_id": stable_id("snap", crawl_id, url, body_sha256),
         "url": url,
