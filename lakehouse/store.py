@@ -5,6 +5,7 @@ Writers hand it a Polars frame; it checks the frame against the registry, writes
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote
@@ -16,6 +17,9 @@ from lakehouse import catalog, paths
 from lakehouse.errors import QueryError, SchemaMismatchError, UnknownTableError
 from lakehouse.parquet_io import write_parquet_atomic
 from lakehouse.tables import TABLES, TableSpec, get_table
+
+# DuckDB's message for a name that is not a view: 'Table with name X does not exist!'
+_MISSING_TABLE = re.compile(r"Table with name \"?(\w+)\"? does not exist")
 
 
 def conform_to_schema(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
@@ -73,6 +77,7 @@ class Lakehouse:
         give the same rows, never a second copy.
         """
         spec = get_table(table)
+        target = self.data_path(table, partition)
         conformed = conform_to_schema(frame, spec)
         if spec.partition_column is not None:
             values = conformed.get_column(spec.partition_column).unique().to_list()
@@ -81,7 +86,6 @@ class Lakehouse:
                     f"rows written to partition {partition!r} of {table!r} must all have "
                     f"{spec.partition_column} = {partition!r}; found {sorted(map(str, values))}"
                 )
-        target = self.data_path(table, partition)
         is_new_file = not target.exists()
         write_parquet_atomic(conformed, target)
         if is_new_file or not paths.catalog_path(self.root).exists():
@@ -164,11 +168,11 @@ class Lakehouse:
         """Add which tables exist (and which still need materializing) to a catalog error."""
         materialized = sorted(s.name for s in catalog.materialized_tables(self.root))
         hint = f"tables with data: {', '.join(materialized) or 'none yet'}"
-        for spec_name in TABLES:
-            if f'"{spec_name}"' in message and spec_name not in materialized:
-                hint = (
-                    f"table {spec_name!r} is registered but not materialized yet "
-                    f"(sailyard materialize --select {spec_name}); {hint}"
-                )
-        first_line = message.splitlines()[0]
-        return f"{first_line}; {hint}"
+        missing = _MISSING_TABLE.search(message)
+        if missing and missing.group(1) in TABLES and missing.group(1) not in materialized:
+            name = missing.group(1)
+            hint = (
+                f"table {name!r} is registered but not materialized yet "
+                f"(sailyard materialize --select {name}); {hint}"
+            )
+        return f"{message.splitlines()[0]}; {hint}"
