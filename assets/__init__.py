@@ -1,1 +1,1 @@
-"""assets"""
+"""Dagster asset and asset-check definitions, one module per group; thin wiring only."""

@@ -52,7 +52,7 @@ def web_snapshots(
     context.log.info(f"replaying {replay.source_version()} ({settings}) as crawl {crawl_id!r}")
     frame = stamp(
         replay.replay_snapshots(crawl_id, settings),
-        RunStamp.now(context.run_id, replay.CODE_VERSION),
+        RunStamp.now(context.run.run_id, replay.CODE_VERSION),
     )
     path = lakehouse.open().write(WEB_SNAPSHOTS.name, frame, partition=crawl_id)
     n_errors = frame.get_column("error").is_not_null().sum()
@@ -150,7 +150,7 @@ def extract_documents(
         config.min_words, config.min_alpha_word_ratio, config.drop_disambiguation
     )
     documents, rejects = documents_lib.build_documents(snapshots, settings)
-    run = RunStamp.now(context.run_id, documents_lib.CODE_VERSION)
+    run = RunStamp.now(context.run.run_id, documents_lib.CODE_VERSION)
     documents, rejects = stamp(documents, run), stamp(rejects, run)
     documents_path = store.write(DOCUMENTS.name, documents)
     rejects_path = store.write(DOCUMENT_REJECTS.name, rejects)

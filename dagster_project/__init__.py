@@ -1,1 +1,1 @@
-"""dagster_project"""
+"""The Dagster project: Definitions, resources, profiles, and the `sailyard` CLI."""

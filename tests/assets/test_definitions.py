@@ -1,0 +1,50 @@
+"""Load every definition and pin the shape of the asset graph (keys, deps, groups, checks)."""
+
+import dagster as dg
+
+from dagster_project.definitions import defs
+
+
+def _graph():
+    return defs.resolve_asset_graph()
+
+
+def test_definitions_load_and_validate():
+    dg.Definitions.validate_loadable(defs)
+    assert {job.name for job in defs.jobs} >= {"replay_crawl", "build_from_crawls"}
+
+
+def test_asset_graph_snapshot():
+    graph = _graph()
+    snapshot = {
+        key.to_user_string(): (
+            graph.get(key).group_name,
+            sorted(parent.to_user_string() for parent in graph.get(key).parent_keys),
+            sorted(check.name for check in graph.get(key).check_keys),
+        )
+        for key in graph.get_all_asset_keys()
+    }
+    assert snapshot == {
+        "web_snapshots": ("web", [], ["fetch_error_share", "unique_snapshot_ids"]),
+        "documents": (
+            "web",
+            ["web_snapshots"],
+            ["every_snapshot_accounted_for", "no_empty_text", "unique_doc_ids"],
+        ),
+        "document_rejects": ("web", ["web_snapshots"], ["known_drop_reasons"]),
+    }
+
+
+def test_every_asset_has_a_description_code_version_and_kinds():
+    graph = _graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, f"{key} has no description"
+        assert node.code_version, f"{key} has no code_version"
+        assert node.kinds, f"{key} has no kinds"
+
+
+def test_crawls_are_dynamic_partitions():
+    node = _graph().get(dg.AssetKey("web_snapshots"))
+    assert isinstance(node.partitions_def, dg.DynamicPartitionsDefinition)
+    assert node.partitions_def.name == "crawls"
