@@ -1,6 +1,7 @@
 """Materialization metadata shared by every asset: row count, schema, preview, lineage."""
 
 import base64
+from collections.abc import Callable
 
 import dagster as dg
 import polars as pl
@@ -78,3 +79,18 @@ def table_metadata(
             }
         )
     return metadata
+
+
+def progress_logger(
+    context: dg.AssetExecutionContext, verb: str, steps: int = 10
+) -> Callable[[int, int], None]:
+    """A progress callback that logs to the run's Dagster log about every 1/steps of the work."""
+    last_logged = [-1]
+
+    def log(done: int, total: int) -> None:
+        step = done * steps // max(total, 1)
+        if step > last_logged[0]:
+            last_logged[0] = step
+            context.log.info(f"{verb} {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%)")
+
+    return log

@@ -8,7 +8,12 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.metadata import content_data_version, png_markdown, table_metadata
+from assets.metadata import (
+    content_data_version,
+    png_markdown,
+    progress_logger,
+    table_metadata,
+)
 from assets.partitions import CRAWLS
 from dagster_project.resources import LakehouseResource
 from lakehouse.lineage import RunStamp, stamp
@@ -16,6 +21,7 @@ from lakehouse.plots import bar_png, histogram_png
 from lakehouse.tables import DOCUMENT_REJECTS, DOCUMENTS, WEB_SNAPSHOTS
 from lakehouse.web import documents as documents_lib
 from lakehouse.web import replay
+from lakehouse.workers import default_workers
 
 WEB_SNAPSHOTS_KEY = dg.AssetKey(WEB_SNAPSHOTS.name)
 DOCUMENTS_KEY = dg.AssetKey(DOCUMENTS.name)
@@ -87,11 +93,12 @@ def web_snapshots(
 
 
 class DocumentsConfig(dg.Config):
-    """Quality-filter thresholds (see lakehouse.web.documents.QualitySettings)."""
+    """Quality-filter thresholds (lakehouse.web.documents.QualitySettings) and parallelism."""
 
     min_words: int = documents_lib.QualitySettings.min_words
     min_alpha_word_ratio: float = documents_lib.QualitySettings.min_alpha_word_ratio
     drop_disambiguation: bool = documents_lib.QualitySettings.drop_disambiguation
+    workers: int | None = None  # extraction processes; None = one per CPU
 
 
 _DOCUMENT_COLUMN_LINEAGE = {
@@ -149,7 +156,10 @@ def extract_documents(
     settings = documents_lib.QualitySettings(
         config.min_words, config.min_alpha_word_ratio, config.drop_disambiguation
     )
-    documents, rejects = documents_lib.build_documents(snapshots, settings)
+    workers = config.workers or default_workers()
+    documents, rejects = documents_lib.build_documents(
+        snapshots, settings, workers=workers, progress=progress_logger(context, "extracted")
+    )
     run = RunStamp.now(context.run.run_id, documents_lib.CODE_VERSION)
     documents, rejects = stamp(documents, run), stamp(rejects, run)
     documents_path = store.write(DOCUMENTS.name, documents)

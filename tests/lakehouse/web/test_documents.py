@@ -170,3 +170,25 @@ def test_output_does_not_depend_on_input_order():
     second = build_documents(snapshots.reverse(), SETTINGS)
     assert first[0].equals(second[0])
     assert first[1].equals(second[1])
+
+
+def test_worker_processes_give_the_same_rows_as_one_process():
+    snapshots = _snapshot_frame(
+        [
+            {
+                "snapshot_id": f"snap_{i}",
+                "url": f"https://x.org/{i}",
+                "body": _summary(f"{PROSE} {i % 7}"),
+            }
+            for i in range(2500)  # three batches
+        ]
+    )
+    seen_progress: list[tuple[int, int]] = []
+    single = build_documents(snapshots, SETTINGS, workers=1)
+    parallel = build_documents(
+        snapshots, SETTINGS, workers=2, progress=lambda *p: seen_progress.append(p)
+    )
+    assert single[0].equals(parallel[0])
+    assert single[1].equals(parallel[1])
+    assert single[0].height == 7  # 2500 snapshots, 7 distinct texts
+    assert seen_progress == [(1000, 2500), (2000, 2500), (2500, 2500)]
