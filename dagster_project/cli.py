@@ -80,14 +80,15 @@ def materialize(
         f"[bold]materializing[/] {', '.join(selection) or 'all assets'} "
         f"(profile {chosen.name}: {chosen.description}) under {root}"
     )
-    summaries = run_materialize(chosen, selection or None, crawl)
+    summaries = run_materialize(chosen, selection or None, crawl, tracebacks=_state["debug"])
     table = Table(title="materialized", title_justify="left")
     for column in ("run", "partition", "asset", "rows"):
         table.add_column(column, justify="right" if column == "rows" else "left")
     for summary in summaries:
         for asset, rows in summary.materialized.items():
             table.add_row(summary.run_id[:8], summary.partition or "-", asset, str(rows))
-    out.print(table)
+    if table.row_count:
+        out.print(table)
     failed_checks = [check for s in summaries for check in s.failed_checks]
     if failed_checks:
         err.print(f"[yellow]failed checks:[/] {', '.join(failed_checks)}")

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.partitions import CRAWLS
 from assets.web import WEB_SNAPSHOTS_KEY, extract_documents, web_snapshots
+from dagster_project.console_log import concise_console
 from dagster_project.profiles import PROFILES, run_config
 from dagster_project.resources import LakehouseResource
 
@@ -29,4 +30,5 @@ defs = dg.Definitions(
     assets=ASSETS,
     resources={"lakehouse": LakehouseResource()},
     jobs=[replay_crawl_job, build_from_crawls_job],
+    loggers={"console": concise_console},
 )

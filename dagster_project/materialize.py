@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.partitions import CRAWLS
-from dagster_project.definitions import ASSETS, defs
+from dagster_project.definitions import defs
 from dagster_project.profiles import Profile, run_config
-from dagster_project.resources import LakehouseResource
 from lakehouse import paths
 from lakehouse.errors import SailyardError
 
@@ -69,6 +68,13 @@ def resolve_selection(select: list[str] | None) -> set[dg.AssetKey]:
     return set(selection.required_multi_asset_neighbors().resolve(graph))
 
 
+def _root_cause(error: "dg.SerializableErrorInfo") -> str:
+    """The innermost error's message: what went wrong, not Dagster's wrapper around it."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def _summarize(result: dg.ExecuteInProcessResult, partition: str | None) -> RunSummary:
     materialized = {}
     for event in result.get_asset_materialization_events():
@@ -83,7 +89,7 @@ def _summarize(result: dg.ExecuteInProcessResult, partition: str | None) -> RunS
         if not evaluation.passed
     ]
     errors = [
-        f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+        f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
         for event in result.get_step_failure_events()
         if event.step_failure_data.error is not None
     ]
@@ -98,7 +104,10 @@ def _summarize(result: dg.ExecuteInProcessResult, partition: str | None) -> RunS
 
 
 def materialize(
-    profile: Profile, select: list[str] | None = None, crawl_id: str | None = None
+    profile: Profile,
+    select: list[str] | None = None,
+    crawl_id: str | None = None,
+    tracebacks: bool = False,
 ) -> list[RunSummary]:
     """Materialize the selected assets for a profile; one summary per Dagster run started.
 
@@ -111,7 +120,8 @@ def materialize(
     unpartitioned = keys - partitioned
     instance = dg.DagsterInstance.get()
     crawl = crawl_id or profile.crawl_id
-    log_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    log_config = {"loggers": {"console": {"config": {"tracebacks": tracebacks}}}}
+    job = defs.resolve_implicit_global_asset_job_def()
     summaries = []
     for run_keys, partition in ((partitioned, crawl), (unpartitioned, None)):
         if not run_keys:
@@ -119,11 +129,9 @@ def materialize(
         if partition is not None:
             instance.add_dynamic_partitions(CRAWLS.name, [partition])
         op_names = sorted({graph.get(key).assets_def.node_def.name for key in run_keys})
-        result = dg.materialize(
-            assets=ASSETS,
-            selection=sorted(run_keys, key=lambda key: key.to_user_string()),
+        result = job.execute_in_process(
+            asset_selection=sorted(run_keys, key=lambda key: key.to_user_string()),
             instance=instance,
-            resources={"lakehouse": LakehouseResource()},
             run_config={**run_config(profile, op_names), **log_config},
             partition_key=partition,
             tags={"sailyard/profile": profile.name, "sailyard/launched_by": "cli"},

@@ -86,10 +86,8 @@ class Lakehouse:
                     f"rows written to partition {partition!r} of {table!r} must all have "
                     f"{spec.partition_column} = {partition!r}; found {sorted(map(str, values))}"
                 )
-        is_new_file = not target.exists()
         write_parquet_atomic(conformed, target)
-        if is_new_file or not paths.catalog_path(self.root).exists():
-            catalog.refresh_catalog(self.root)
+        catalog.refresh_catalog(self.root)
         return target
 
     def drop_partition(self, table: str, partition: str) -> None:

@@ -91,6 +91,13 @@ def test_bad_input_is_one_clear_line_without_traceback(built_root: Path, args, m
     assert "Traceback" not in result.stderr
 
 
+def test_a_failed_run_reports_its_root_cause_in_one_line(tmp_path: Path):
+    result = run_cli(tmp_path / "empty", "materialize", "--select", "documents")
+    assert result.returncode == 1
+    assert "table 'web_snapshots' has no data" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_debug_shows_the_traceback(built_root: Path):
     result = run_cli(built_root, "--debug", "lineage", "what")
     assert result.returncode != 0
