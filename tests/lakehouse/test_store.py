@@ -32,6 +32,8 @@ def _snapshots(crawl: str, n: int = 2) -> pl.DataFrame:
         "crawl_id": [crawl] * n,
         "url": [f"https://example.org/{i}" for i in range(n)],
         "status": [200] * n,
+        "redirects": [[] for _ in range(n)],
+        "links": [[] for _ in range(n)],
         "parent_ids": [[] for _ in range(n)],
     }
     frame = pl.DataFrame(rows, schema={**WEB_SNAPSHOTS.columns, "parent_ids": pl.List(pl.String)})

@@ -95,7 +95,7 @@ def test_html_goes_through_trafilatura():
 
 
 def _snapshot_frame(rows: list[dict]) -> pl.DataFrame:
-    base = dict.fromkeys(WEB_SNAPSHOTS.columns) | {"parent_ids": []}
+    base = dict.fromkeys(WEB_SNAPSHOTS.columns) | {"parent_ids": [], "redirects": [], "links": []}
     full = [
         base
         | {

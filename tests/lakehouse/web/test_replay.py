@@ -20,7 +20,7 @@ def test_canonical_url_matches_wikipedia_links():
 
 def test_a_readable_record_becomes_a_200_snapshot_of_its_canonical_url():
     record = {"title": "Ada Lovelace", "extract": "Ada was a mathematician.", "topic": "People"}
-    row = replay.snapshot_row("crawl", "Ada Lovelace", record, "en", "pkg==1")
+    row = replay.record_fetch("Ada Lovelace", record, "en", "pkg==1").to_row("crawl")
     assert row["status"] == 200
     assert row["error"] is None
     assert row["url"] == "https://en.wikipedia.org/wiki/Ada_Lovelace"
@@ -40,7 +40,7 @@ def test_a_readable_record_becomes_a_200_snapshot_of_its_canonical_url():
     ],
 )
 def test_an_unreadable_record_becomes_an_error_row(record, error):
-    row = replay.snapshot_row("crawl", "Broken", record, "en", "pkg==1")
+    row = replay.record_fetch("Broken", record, "en", "pkg==1").to_row("crawl")
     assert row["status"] is None
     assert row["body"] is None
     assert error in row["error"]
