@@ -98,6 +98,8 @@ class DocumentsConfig(dg.Config):
     min_words: int = documents_lib.QualitySettings.min_words
     min_alpha_word_ratio: float = documents_lib.QualitySettings.min_alpha_word_ratio
     drop_disambiguation: bool = documents_lib.QualitySettings.drop_disambiguation
+    min_main_text_ratio: float = documents_lib.QualitySettings.min_main_text_ratio
+    languages: list[str] | None = None  # keep only these ISO 639-1 codes (None: every language)
     workers: int | None = None  # extraction processes; None = one per CPU
 
 
@@ -154,7 +156,11 @@ def extract_documents(
     crawls = store.partitions(WEB_SNAPSHOTS.name)
     context.log.info(f"read {snapshots.height} snapshots from {len(crawls)} crawl(s)")
     settings = documents_lib.QualitySettings(
-        config.min_words, config.min_alpha_word_ratio, config.drop_disambiguation
+        min_words=config.min_words,
+        min_alpha_word_ratio=config.min_alpha_word_ratio,
+        drop_disambiguation=config.drop_disambiguation,
+        min_main_text_ratio=config.min_main_text_ratio,
+        languages=tuple(config.languages) if config.languages is not None else None,
     )
     workers = config.workers or default_workers()
     documents, rejects = documents_lib.build_documents(

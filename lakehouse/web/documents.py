@@ -1,5 +1,6 @@
-"""From web snapshots to documents: extract, normalize, filter, and exactly deduplicate.
+"""From web snapshots to documents: extract, filter for quality, and deduplicate.
 
+Extraction per content type lives in lakehouse.web.extract; this module decides what is kept.
 Every snapshot ends in exactly one place: a row of `documents`, or a row of
 `document_rejects` that says why not (the reason is queryable; nothing is dropped silently).
 The per-snapshot work is one plain function, `process_snapshot`, so the asset and the
@@ -7,35 +8,22 @@ benchmark's plain-loop baseline run the very same code.
 """
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
 
 import polars as pl
 
 from lakehouse.ids import sha256_hex, stable_id
 from lakehouse.tables import DOCUMENT_REJECTS, DOCUMENTS
-from lakehouse.web.normalize import count_words, dedup_key, normalize_text
+from lakehouse.web.drops import DropReason, Rejection
+from lakehouse.web.extract import ExtractedDocument, extract
+from lakehouse.web.normalize import count_words, dedup_key
 from lakehouse.workers import ProgressCallback, map_batches
 
-CODE_VERSION = "documents-1"
-
-
-class DropReason(StrEnum):
-    """Why a snapshot did not become a document."""
-
-    FETCH_ERROR = "fetch_error"  # the snapshot itself recorded an error
-    HTTP_STATUS = "http_status"  # the response was not 2xx
-    SUPERSEDED = "superseded"  # a newer successful snapshot of the same URL exists
-    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
-    UNPARSEABLE_BODY = "unparseable_body"  # bad JSON, bad encoding, missing fields
-    EMPTY_TEXT = "empty_text"
-    TOO_SHORT = "too_short"
-    LOW_ALPHA_WORDS = "low_alpha_words"  # mostly numbers or symbols, not prose
-    DISAMBIGUATION = "disambiguation"  # a list of other pages, not content
-    EXACT_DUPLICATE = "exact_duplicate"  # same normalized text as a kept document
+CODE_VERSION = "documents-2"
+__all__ = ["AcceptedDocument", "DropReason", "QualitySettings", "Rejection", "build_documents"]
 
 
 @dataclass(frozen=True)
@@ -50,17 +38,10 @@ class QualitySettings:
     # Logarithm 0.80), so prose is kept down to 60%.
     min_alpha_word_ratio: float = 0.6
     drop_disambiguation: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractedDocument:
-    """What one snapshot yields after extraction and normalization."""
-
-    title: str | None
-    text: str
-    language: str | None
-    description: str | None = None
-    topic: str | None = None
+    # HTML pages whose main text is under this share of their visible text are mostly
+    # navigation (index and listing pages); see `sailyard bench web` for the measured spread.
+    min_main_text_ratio: float = 0.1
+    languages: tuple[str, ...] | None = None  # keep only these ISO 639-1 codes (None: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,88 +53,11 @@ class AcceptedDocument:
     text_sha256: str  # sha256 of the dedup key (case-folded, single-spaced text)
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    reason: DropReason
-    detail: str
-
-
 # A disambiguation or set-index page opens with "X may refer to:" and a list. Real articles
 # also say "may refer to" (e.g. "Longevity may refer to especially long-lived members..."),
 # so the colon inside the first sentence is required (measured: 1 of 10,033 summaries).
 _DISAMBIGUATION = re.compile(r"^[^.:]*\bmay (?:also )?refer to\b[^.]*:", re.IGNORECASE)
 _ALPHA = re.compile(r"[^\W\d_]")
-
-
-def _optional_text(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    cleaned = normalize_text(value)
-    return cleaned or None
-
-
-def _extract_summary_json(body: bytes) -> ExtractedDocument | Rejection:
-    """A Wikipedia REST page summary: {"title", "extract", "description", ...}."""
-    try:
-        record = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return Rejection(DropReason.UNPARSEABLE_BODY, f"invalid JSON: {error}")
-    if not isinstance(record, dict):
-        return Rejection(DropReason.UNPARSEABLE_BODY, f"JSON body is a {type(record).__name__}")
-    extract = record.get("extract")
-    if not isinstance(extract, str):
-        return Rejection(DropReason.UNPARSEABLE_BODY, "JSON body has no string field 'extract'")
-    return ExtractedDocument(
-        title=_optional_text(record.get("title")),
-        text=normalize_text(extract),
-        language=None,
-        description=_optional_text(record.get("description")),
-        topic=_optional_text(record.get("topic")),
-    )
-
-
-def _extract_plain_text(body: bytes) -> ExtractedDocument | Rejection:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return Rejection(DropReason.UNPARSEABLE_BODY, f"text body is not UTF-8: {error}")
-    return ExtractedDocument(title=None, text=normalize_text(text), language=None)
-
-
-def _extract_html(body: bytes) -> ExtractedDocument | Rejection:
-    """Main text and title of an HTML page with trafilatura (boilerplate removed)."""
-    import trafilatura  # imported lazily: its import costs ~0.5 s and JSON sources skip it
-
-    extracted = trafilatura.bare_extraction(body, with_metadata=True, include_comments=False)
-    if extracted is None or not extracted.text:
-        return Rejection(DropReason.EMPTY_TEXT, "trafilatura found no main text")
-    return ExtractedDocument(
-        title=_optional_text(extracted.title),
-        text=normalize_text(extracted.text),
-        language=extracted.language,
-        description=_optional_text(extracted.description),
-    )
-
-
-EXTRACTORS = {
-    "application/json": _extract_summary_json,
-    "text/plain": _extract_plain_text,
-    "text/html": _extract_html,
-    "application/xhtml+xml": _extract_html,
-}
-
-
-def _content_language(headers_json: str | None) -> str | None:
-    if not headers_json:
-        return None
-    try:
-        headers = json.loads(headers_json)
-    except json.JSONDecodeError:
-        return None
-    value = headers.get("content-language") if isinstance(headers, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.split(",")[0].strip().split("-")[0].lower()
 
 
 def quality_rejection(
@@ -170,6 +74,17 @@ def quality_rejection(
         return Rejection(
             DropReason.LOW_ALPHA_WORDS,
             f"{alpha_ratio:.2f} of words have a letter < {settings.min_alpha_word_ratio}",
+        )
+    ratio = document.main_text_ratio
+    if ratio is not None and ratio < settings.min_main_text_ratio:
+        return Rejection(
+            DropReason.BOILERPLATE,
+            f"main text is {ratio:.0%} of the page's text < {settings.min_main_text_ratio:.0%}",
+        )
+    if settings.languages is not None and document.language not in settings.languages:
+        return Rejection(
+            DropReason.LANGUAGE,
+            f"language {document.language!r} not in {list(settings.languages)}",
         )
     if settings.drop_disambiguation and _DISAMBIGUATION.search(document.text):
         return Rejection(DropReason.DISAMBIGUATION, "text says the title 'may refer to' others")
@@ -189,19 +104,12 @@ def process_snapshot(
         return Rejection(DropReason.FETCH_ERROR, error)
     if status is None or not 200 <= status < 300:
         return Rejection(DropReason.HTTP_STATUS, f"HTTP status {status}")
-    extractor = EXTRACTORS.get((content_type or "").lower())
-    if extractor is None:
-        return Rejection(DropReason.UNSUPPORTED_CONTENT_TYPE, f"content type {content_type!r}")
     if not body:
         return Rejection(DropReason.EMPTY_TEXT, "empty body")
-    extracted = extractor(body)
+    headers = _parse_headers(headers_json)
+    extracted = extract(content_type, body, headers)
     if isinstance(extracted, Rejection):
         return extracted
-    language = _content_language(headers_json) or extracted.language
-    if language != extracted.language:
-        extracted = ExtractedDocument(
-            extracted.title, extracted.text, language, extracted.description, extracted.topic
-        )
     n_words = count_words(extracted.text)
     rejection = quality_rejection(extracted, n_words, settings)
     if rejection is not None:
@@ -209,10 +117,26 @@ def process_snapshot(
     return AcceptedDocument(extracted, n_words, sha256_hex(dedup_key(extracted.text)))
 
 
+def _parse_headers(headers_json: str | None) -> dict[str, str]:
+    if not headers_json:
+        return {}
+    try:
+        headers = json.loads(headers_json)
+    except json.JSONDecodeError:
+        return {}
+    return {str(k).lower(): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+
+
 FetchFields = tuple[int | None, str | None, str | None, str | None, bytes | None]
-# Snapshots per batch sent to a worker: large enough that pickling and scheduling cost
-# little next to ~100 µs of work per snapshot, small enough for a smooth progress log.
-BATCH_SIZE = 1000
+# Snapshots per batch sent to a worker: at most this many (pickling and scheduling cost little
+# next to ~100 µs per summary or ~10 ms per HTML page), and at least BATCHES_PER_WORKER
+# batches per worker so that uneven pages (a 2 MB page beside 2 KB ones) balance out.
+MAX_BATCH_SIZE = 1000
+BATCHES_PER_WORKER = 8
+
+
+def batch_size_for(n_items: int, workers: int) -> int:
+    return max(1, min(MAX_BATCH_SIZE, math.ceil(n_items / (workers * BATCHES_PER_WORKER))))
 
 
 @dataclass(frozen=True)
@@ -279,7 +203,9 @@ def build_documents(
     kept_doc_ids: dict[str, str] = {}  # text_sha256 -> doc_id of the kept document
     current = current.sort("url", "snapshot_id")
     fetches = current.select("status", "error", "content_type", "headers", "body").rows()
-    outcomes = map_batches(_BatchProcessor(settings), fetches, workers, BATCH_SIZE, progress)
+    outcomes = map_batches(
+        _BatchProcessor(settings), fetches, workers, batch_size_for(len(fetches), workers), progress
+    )
     identities = current.select("snapshot_id", "crawl_id", "url").iter_rows()
     for (snapshot_id, crawl_id, url), outcome in zip(identities, outcomes, strict=True):
         if isinstance(outcome, Rejection):
@@ -302,6 +228,7 @@ def build_documents(
             ("language", doc.language),
             ("description", doc.description),
             ("topic", doc.topic),
+            ("date", doc.date),
             ("text_sha256", outcome.text_sha256),
             ("n_chars", len(doc.text)),
             ("n_words", outcome.n_words),

@@ -65,8 +65,8 @@ def test_a_summary_becomes_a_normalized_document():
         ),
         (
             {"body": b"\xff\xfe bad", "content_type": "text/plain"},
-            DropReason.UNPARSEABLE_BODY,
-            "UTF-8",
+            DropReason.BAD_ENCODING,
+            "do not decode",
         ),
     ],
 )
@@ -191,4 +191,7 @@ def test_worker_processes_give_the_same_rows_as_one_process():
     assert single[0].equals(parallel[0])
     assert single[1].equals(parallel[1])
     assert single[0].height == 7  # 2500 snapshots, 7 distinct texts
-    assert seen_progress == [(1000, 2500), (2000, 2500), (2500, 2500)]
+    done = [count for count, _total in seen_progress]
+    assert done == sorted(done)
+    assert seen_progress[-1] == (2500, 2500)
+    assert len(seen_progress) == 16  # 2 workers × 8 batches each
