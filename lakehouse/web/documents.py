@@ -132,7 +132,7 @@ FetchFields = tuple[int | None, str | None, str | None, str | None, bytes | None
 # next to ~100 µs per summary or ~10 ms per HTML page), and at least BATCHES_PER_WORKER
 # batches per worker so that uneven pages (a 2 MB page beside 2 KB ones) balance out.
 MAX_BATCH_SIZE = 1000
-BATCHES_PER_WORKER = 8
+BATCHES_PER_WORKER = 32
 
 
 def batch_size_for(n_items: int, workers: int) -> int:
@@ -164,6 +164,28 @@ def latest_snapshot_per_url(snapshots: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
         latest.select("url", pl.col("snapshot_id").alias("superseded_by")), on="url"
     )
     return pl.concat([latest, failed]), older
+
+
+def _process_largest_first(
+    fetches: list[FetchFields],
+    settings: QualitySettings,
+    workers: int,
+    progress: ProgressCallback | None,
+) -> list[AcceptedDocument | Rejection]:
+    """`process_snapshot` over all fetches, biggest bodies first, results in input order.
+
+    Scheduling the largest pages first (longest-processing-time first) keeps both workers
+    busy to the end instead of one finishing a 2 MB page while the other idles.
+    """
+    order = sorted(range(len(fetches)), key=lambda i: -len(fetches[i][4] or b""))
+    batch_size = batch_size_for(len(fetches), workers)
+    processed = map_batches(
+        _BatchProcessor(settings), [fetches[i] for i in order], workers, batch_size, progress
+    )
+    outcomes: list[AcceptedDocument | Rejection] = [None] * len(fetches)  # type: ignore[list-item]
+    for position, index in enumerate(order):
+        outcomes[index] = processed[position]
+    return outcomes
 
 
 def build_documents(
@@ -203,9 +225,7 @@ def build_documents(
     kept_doc_ids: dict[str, str] = {}  # text_sha256 -> doc_id of the kept document
     current = current.sort("url", "snapshot_id")
     fetches = current.select("status", "error", "content_type", "headers", "body").rows()
-    outcomes = map_batches(
-        _BatchProcessor(settings), fetches, workers, batch_size_for(len(fetches), workers), progress
-    )
+    outcomes = _process_largest_first(fetches, settings, workers, progress)
     identities = current.select("snapshot_id", "crawl_id", "url").iter_rows()
     for (snapshot_id, crawl_id, url), outcome in zip(identities, outcomes, strict=True):
         if isinstance(outcome, Rejection):
