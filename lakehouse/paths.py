@@ -4,6 +4,7 @@ Layout under the root ($SAILYARD_HOME, default ./.sailyard):
     tables/<table>/data.parquet                    an unpartitioned table
     tables/<table>/<column>=<key>/data.parquet     one partition of a partitioned table
     catalog.duckdb                                 DuckDB views over every table (read-only use)
+    crawls/<crawl id>/                             a live crawl's resumable state and WARC files
     dagster/                                       DAGSTER_HOME: runs, events, schedules
 """
 
@@ -41,3 +42,8 @@ def catalog_path(root: Path) -> Path:
 
 def dagster_home(root: Path) -> Path:
     return root / "dagster"
+
+
+def crawl_dir(root: Path, crawl_id: str) -> Path:
+    """Where a live crawl keeps its frontier, fetched pages and WARC segments."""
+    return root / "crawls" / quote(crawl_id, safe="")

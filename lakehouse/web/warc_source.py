@@ -20,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from lakehouse.web.corpus_source import resolve_input_files
+from lakehouse.web.crawler import DEFAULT_MAX_BODY_BYTES
 from lakehouse.web.links import extract_links
 from lakehouse.web.snapshots import Fetch, media_type
 from lakehouse.web.urls import normalize_url
@@ -27,7 +28,6 @@ from lakehouse.web.urls import normalize_url
 CODE_VERSION = "warc-1"
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-DEFAULT_MAX_BODY_BYTES = 5_000_000  # as the crawler's default
 log = logging.getLogger("sailyard.warc")
 
 

@@ -8,7 +8,7 @@ from assets.web import extract_documents, web_snapshots
 from dagster_project.resources import LakehouseResource
 from lakehouse import Lakehouse
 
-SLICE = {"ops": {"web_snapshots": {"config": {"language": "en", "limit": 120, "sample_seed": 0}}}}
+SLICE = {"ops": {"web_snapshots": {"config": {"replay": {"limit": 120}}}}}
 
 
 def _materialize(instance, home, selection, partition=None, run_config=None):
