@@ -7,6 +7,7 @@ the lakehouse resource and record what the Dagster UI shows.
 from collections.abc import Iterator
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 from assets.metadata import (
@@ -21,8 +22,8 @@ from lakehouse import paths
 from lakehouse.errors import SailyardError
 from lakehouse.lineage import RunStamp, stamp
 from lakehouse.plots import bar_png, histogram_png
-from lakehouse.tables import DOCUMENT_REJECTS, DOCUMENTS, WEB_SNAPSHOTS
-from lakehouse.web import corpus_source, crawler, replay, sources, warc_source
+from lakehouse.tables import DOCUMENT_CLUSTERS, DOCUMENT_REJECTS, DOCUMENTS, WEB_SNAPSHOTS
+from lakehouse.web import corpus_source, crawler, near_duplicates, replay, sources, warc_source
 from lakehouse.web import documents as documents_lib
 from lakehouse.web.snapshots import snapshot_frame
 from lakehouse.workers import default_workers
@@ -30,6 +31,7 @@ from lakehouse.workers import default_workers
 WEB_SNAPSHOTS_KEY = dg.AssetKey(WEB_SNAPSHOTS.name)
 DOCUMENTS_KEY = dg.AssetKey(DOCUMENTS.name)
 DOCUMENT_REJECTS_KEY = dg.AssetKey(DOCUMENT_REJECTS.name)
+DOCUMENT_CLUSTERS_KEY = dg.AssetKey(DOCUMENT_CLUSTERS.name)
 # A crawl where more than this share of fetches failed or was skipped is flagged (warning only:
 # a live crawl meets robots rules and dead links; the recorded crawl has no errors).
 MAX_FETCH_ERROR_SHARE = 0.05
@@ -185,6 +187,8 @@ class DocumentsConfig(dg.Config):
     drop_disambiguation: bool = documents_lib.QualitySettings.drop_disambiguation
     min_main_text_ratio: float = documents_lib.QualitySettings.min_main_text_ratio
     languages: list[str] | None = None  # keep only these ISO 639-1 codes (None: every language)
+    remove_near_duplicates: bool = True  # MinHash-LSH near-duplicate removal
+    near_duplicate_threshold: float = near_duplicates.DEFAULT_THRESHOLD  # Jaccard of 5-grams
     workers: int | None = None  # extraction processes; None = one per CPU
 
 
@@ -224,18 +228,27 @@ _REJECT_COLUMN_LINEAGE = {
             kinds={"parquet", "polars"},
             description="One snapshot that did not become a document, with the reason why.",
         ),
+        dg.AssetSpec(
+            DOCUMENT_CLUSTERS_KEY,
+            deps=[WEB_SNAPSHOTS_KEY],
+            group_name="web",
+            code_version=documents_lib.CODE_VERSION,
+            kinds={"parquet", "polars"},
+            description="One member of a near-duplicate cluster (MinHash LSH), canonical included.",
+        ),
     ],
     check_specs=[
         dg.AssetCheckSpec("unique_doc_ids", asset=DOCUMENTS_KEY),
         dg.AssetCheckSpec("no_empty_text", asset=DOCUMENTS_KEY),
         dg.AssetCheckSpec("every_snapshot_accounted_for", asset=DOCUMENTS_KEY),
         dg.AssetCheckSpec("known_drop_reasons", asset=DOCUMENT_REJECTS_KEY),
+        dg.AssetCheckSpec("one_canonical_per_cluster", asset=DOCUMENT_CLUSTERS_KEY),
     ],
 )
 def extract_documents(
     context: dg.AssetExecutionContext, config: DocumentsConfig, lakehouse: LakehouseResource
 ) -> Iterator[dg.MaterializeResult]:
-    """Extract, normalize, quality-filter and exactly deduplicate every crawl's snapshots."""
+    """Extract, normalize, quality-filter and deduplicate (exact, near) every crawl's snapshots."""
     store = lakehouse.open()
     snapshots = store.read(WEB_SNAPSHOTS.name)
     crawls = store.partitions(WEB_SNAPSHOTS.name)
@@ -248,14 +261,31 @@ def extract_documents(
         languages=tuple(config.languages) if config.languages is not None else None,
     )
     workers = config.workers or default_workers()
-    documents, rejects = documents_lib.build_documents(
-        snapshots, settings, workers=workers, progress=progress_logger(context, "extracted")
+    near_dup = (
+        near_duplicates.NearDupSettings(threshold=config.near_duplicate_threshold)
+        if config.remove_near_duplicates
+        else None
+    )
+    built = documents_lib.build_documents(
+        snapshots,
+        settings,
+        workers=workers,
+        progress=progress_logger(context, "extracted"),
+        near_dup=near_dup,
     )
     run = RunStamp.now(context.run.run_id, documents_lib.CODE_VERSION)
-    documents, rejects = stamp(documents, run), stamp(rejects, run)
+    documents, rejects, clusters = (
+        stamp(built.documents, run),
+        stamp(built.rejects, run),
+        stamp(built.clusters, run),
+    )
     documents_path = store.write(DOCUMENTS.name, documents)
     rejects_path = store.write(DOCUMENT_REJECTS.name, rejects)
-    context.log.info(f"kept {documents.height} documents, rejected {rejects.height} snapshots")
+    clusters_path = store.write(DOCUMENT_CLUSTERS.name, clusters)
+    context.log.info(
+        f"kept {documents.height} documents, rejected {rejects.height} snapshots, "
+        f"{clusters.get_column('cluster_id').n_unique()} near-duplicate cluster(s)"
+    )
 
     reasons = rejects.group_by("reason").len().sort("len", descending=True)
     unknown_reasons = sorted(
@@ -341,6 +371,36 @@ def extract_documents(
                 check_name="known_drop_reasons",
                 passed=not unknown_reasons,
                 metadata={"unknown_reasons": ", ".join(unknown_reasons) or "none"},
+            )
+        ],
+    )
+    canonical_per_cluster = clusters.group_by("cluster_id").agg(pl.col("is_canonical").sum())
+    cluster_sizes = clusters.group_by("cluster_id").len().get_column("len")
+    yield dg.MaterializeResult(
+        asset_key=DOCUMENT_CLUSTERS_KEY,
+        metadata={
+            **table_metadata(
+                DOCUMENT_CLUSTERS,
+                clusters,
+                str(clusters_path),
+                ["cluster_id", "url", "is_canonical", "similarity"],
+                column_lineage={
+                    "snapshot_id": [("web_snapshots", "snapshot_id")],
+                    "url": [("web_snapshots", "url")],
+                },
+            ),
+            "clusters": cluster_sizes.len(),
+            "largest_cluster": int(cluster_sizes.max() or 0),
+            "threshold": config.near_duplicate_threshold
+            if config.remove_near_duplicates
+            else "off",
+        },
+        data_version=content_data_version(clusters, DOCUMENT_CLUSTERS),
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key=DOCUMENT_CLUSTERS_KEY,
+                check_name="one_canonical_per_cluster",
+                passed=bool((canonical_per_cluster.get_column("is_canonical") == 1).all()),
             )
         ],
     )

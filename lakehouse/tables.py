@@ -147,8 +147,33 @@ DOCUMENT_REJECTS = TableSpec(
     },
 )
 
+DOCUMENT_CLUSTERS = TableSpec(
+    name="document_clusters",
+    group="web",
+    description="One member of a near-duplicate cluster (MinHash LSH), canonical one included.",
+    columns={
+        "member_id": pl.String,
+        "cluster_id": pl.String,
+        "doc_id": pl.String,
+        "canonical_doc_id": pl.String,
+        "is_canonical": pl.Boolean,
+        "similarity": pl.Float64,
+        "snapshot_id": pl.String,
+        "url": pl.String,
+    },
+    id_column="member_id",
+    id_prefix="ndm",
+    label_columns=("cluster_id", "url", "similarity"),
+    column_docs={
+        "cluster_id": "stable id of the cluster, derived from its canonical document",
+        "doc_id": "the member's document id (only the canonical one is kept in documents)",
+        "canonical_doc_id": "the kept document: the longest text, ties broken by URL",
+        "similarity": "exact Jaccard similarity of 5-word shingles with the canonical member",
+    },
+)
+
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (WEB_SNAPSHOTS, DOCUMENTS, DOCUMENT_REJECTS)
+    spec.name: spec for spec in (WEB_SNAPSHOTS, DOCUMENTS, DOCUMENT_REJECTS, DOCUMENT_CLUSTERS)
 }
 
 

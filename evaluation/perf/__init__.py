@@ -16,7 +16,16 @@ def _web(repeat: int, console: Console) -> BenchReport:
     return run_web_benchmark(repeat=repeat, console=console)
 
 
-BENCHMARKS: dict[str, Callable[[int, Console], BenchReport]] = {"web": _web}
+def _near_dup(repeat: int, console: Console) -> BenchReport:
+    from evaluation.perf.near_dup import run_near_dup_benchmark
+
+    return run_near_dup_benchmark(repeat=repeat, console=console)
+
+
+BENCHMARKS: dict[str, Callable[[int, Console], BenchReport]] = {
+    "web": _web,
+    "near_dup": _near_dup,
+}
 
 
 def run_benchmark(stage: str, repeat: int, console: Console) -> BenchReport:

@@ -90,7 +90,13 @@ def _materialize_documents(
         instance=instance,
         resources={"lakehouse": LakehouseResource(root=str(root))},
         run_config={
-            "ops": {"extract_documents": {"config": {"workers": workers}}},
+            # Near-duplicate removal is off here: the plain loop does not do it, and its cost
+            # is measured on its own by `sailyard bench near_dup`.
+            "ops": {
+                "extract_documents": {
+                    "config": {"workers": workers, "remove_near_duplicates": False}
+                }
+            },
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
         },
         raise_on_error=True,

@@ -1,4 +1,4 @@
-"""From web snapshots to documents: extract, filter for quality, and deduplicate.
+"""From web snapshots to documents: extract, filter for quality, deduplicate exactly and near.
 
 Extraction per content type lives in lakehouse.web.extract; this module decides what is kept.
 Every snapshot ends in exactly one place: a row of `documents`, or a row of
@@ -16,14 +16,23 @@ from dataclasses import dataclass
 import polars as pl
 
 from lakehouse.ids import sha256_hex, stable_id
-from lakehouse.tables import DOCUMENT_REJECTS, DOCUMENTS
+from lakehouse.tables import DOCUMENT_CLUSTERS, DOCUMENT_REJECTS, DOCUMENTS
 from lakehouse.web.drops import DropReason, Rejection
 from lakehouse.web.extract import ExtractedDocument, extract
+from lakehouse.web.near_duplicates import NearDupSettings, near_duplicate_clusters
 from lakehouse.web.normalize import count_words, dedup_key
 from lakehouse.workers import ProgressCallback, map_batches
 
-CODE_VERSION = "documents-2"
-__all__ = ["AcceptedDocument", "DropReason", "QualitySettings", "Rejection", "build_documents"]
+CODE_VERSION = "documents-3"
+NEAR_DUP_DEFAULTS = NearDupSettings()
+__all__ = [
+    "AcceptedDocument",
+    "BuiltDocuments",
+    "DropReason",
+    "QualitySettings",
+    "Rejection",
+    "build_documents",
+]
 
 
 @dataclass(frozen=True)
@@ -188,18 +197,29 @@ def _process_largest_first(
     return outcomes
 
 
+@dataclass(frozen=True)
+class BuiltDocuments:
+    """The rows one documents build produces (not yet stamped with run columns)."""
+
+    documents: pl.DataFrame
+    rejects: pl.DataFrame
+    clusters: pl.DataFrame  # near-duplicate cluster membership, canonical members included
+
+
 def build_documents(
     snapshots: pl.DataFrame,
     settings: QualitySettings,
     workers: int = 1,
     progress: ProgressCallback | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(documents, document_rejects) rows, not yet stamped, from every snapshot given.
+    near_dup: NearDupSettings | None = NEAR_DUP_DEFAULTS,
+) -> BuiltDocuments:
+    """Documents, rejects and near-duplicate clusters from every snapshot given.
 
-    The per-snapshot work runs in `workers` processes, in batches; dedup and row building
-    stay here. Deterministic: the same snapshots give the same rows in the same order,
-    whatever order they arrive in and however many workers run. Within a set of exact
-    duplicates the lexicographically first URL is kept.
+    The per-snapshot work and the MinHash signatures run in `workers` processes; dedup and
+    row building stay here. Deterministic: the same snapshots give the same rows in the same
+    order, whatever order they arrive in and however many workers run. Of exact duplicates the
+    lexicographically first URL is kept; of a near-duplicate cluster, the longest text (ties:
+    first URL). `near_dup=None` turns near-duplicate detection off.
     """
     current, superseded = latest_snapshot_per_url(snapshots)
     documents: dict[str, list] = {name: [] for name in DOCUMENTS.columns}
@@ -258,11 +278,59 @@ def build_documents(
             documents[column].append(value)
     # Each document and reject was made from exactly one snapshot.
     parent_is_snapshot = pl.concat_list(pl.col("snapshot_id")).alias("parent_ids")
-    return (
-        pl.DataFrame(documents, schema=DOCUMENTS.columns)
-        .with_columns(parent_is_snapshot)
-        .sort("doc_id"),
-        pl.DataFrame(rejects, schema=DOCUMENT_REJECTS.columns)
+    kept_frame = pl.DataFrame(documents, schema=DOCUMENTS.columns).with_columns(parent_is_snapshot)
+    clusters = _near_duplicate_members(kept_frame, near_dup, workers)
+    dropped = clusters.filter(~pl.col("is_canonical"))
+    for snapshot_id, crawl_id, url, canonical, similarity in (
+        dropped.join(kept_frame.select("doc_id", "crawl_id"), on="doc_id")
+        .select("snapshot_id", "crawl_id", "url", "canonical_doc_id", "similarity")
+        .iter_rows()
+    ):
+        reject(
+            snapshot_id,
+            crawl_id,
+            url,
+            DropReason.NEAR_DUPLICATE,
+            f"Jaccard {similarity:.2f} with {canonical}",
+            canonical,
+        )
+    return BuiltDocuments(
+        documents=kept_frame.join(dropped.select("doc_id"), on="doc_id", how="anti").sort("doc_id"),
+        rejects=pl.DataFrame(rejects, schema=DOCUMENT_REJECTS.columns)
         .with_columns(parent_is_snapshot)
         .sort("reject_id"),
+        clusters=clusters.sort("cluster_id", "member_id"),
+    )
+
+
+def _near_duplicate_members(
+    documents: pl.DataFrame, settings: NearDupSettings | None, workers: int
+) -> pl.DataFrame:
+    """`document_clusters` rows: every member of every near-duplicate cluster of documents.
+
+    Documents are ordered longest text first (ties: URL), so each cluster keeps its most
+    complete version as the canonical member.
+    """
+    schema = {**DOCUMENT_CLUSTERS.columns, "parent_ids": pl.List(pl.String)}
+    if settings is None or documents.height < 2:
+        return pl.DataFrame(schema=schema)
+    ordered = documents.sort(["n_chars", "url"], descending=[True, False])
+    members = near_duplicate_clusters(
+        ordered.get_column("doc_id").to_list(),
+        ordered.get_column("text").to_list(),
+        settings,
+        workers=workers,
+    )
+    return (
+        members.join(documents.select("doc_id", "snapshot_id", "url"), on="doc_id")
+        .with_columns(
+            pl.struct("cluster_id", "doc_id")
+            .map_elements(
+                lambda m: stable_id("ndm", m["cluster_id"], m["doc_id"]), return_dtype=pl.String
+            )
+            .alias("member_id"),
+            (pl.col("doc_id") == pl.col("canonical_doc_id")).alias("is_canonical"),
+            pl.concat_list(pl.col("snapshot_id")).alias("parent_ids"),
+        )
+        .select(list(schema))
     )

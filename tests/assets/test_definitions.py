@@ -32,6 +32,7 @@ def test_asset_graph_snapshot():
             ["every_snapshot_accounted_for", "no_empty_text", "unique_doc_ids"],
         ),
         "document_rejects": ("web", ["web_snapshots"], ["known_drop_reasons"]),
+        "document_clusters": ("web", ["web_snapshots"], ["one_canonical_per_cluster"]),
     }
 
 

@@ -31,9 +31,8 @@ def instance(home):
 def _build(instance, home, crawl="crawl-a"):
     instance.add_dynamic_partitions(CRAWLS.name, [crawl])
     crawled = _materialize(instance, home, [dg.AssetKey("web_snapshots")], crawl, SLICE)
-    built = _materialize(
-        instance, home, [dg.AssetKey("documents"), dg.AssetKey("document_rejects")]
-    )
+    outputs = ["documents", "document_rejects", "document_clusters"]
+    built = _materialize(instance, home, [dg.AssetKey(name) for name in outputs])
     return crawled, built
 
 
@@ -42,7 +41,7 @@ def test_web_group_materializes_and_is_queryable_with_duckdb(instance, home):
     assert crawled.success
     assert built.success
     checks = crawled.get_asset_check_evaluations() + built.get_asset_check_evaluations()
-    assert len(checks) == 6
+    assert len(checks) == 7
     assert all(check.passed for check in checks)
 
     lakehouse = Lakehouse(home)

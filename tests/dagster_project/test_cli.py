@@ -37,7 +37,8 @@ def built_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lakehouse.write(
         "web_snapshots", stamp(replay_snapshots("c1", ReplaySettings(limit=40)), run), "c1"
     )
-    documents, rejects = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
+    built = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
+    documents, rejects = built.documents, built.rejects
     lakehouse.write("documents", stamp(documents, run))
     lakehouse.write("document_rejects", stamp(rejects, run))
     return root

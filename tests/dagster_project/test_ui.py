@@ -55,7 +55,12 @@ def test_ui_shows_the_graph_and_metadata(tmp_path: Path):
             time.sleep(1)
         assert nodes is not None, "the UI did not answer within 180 s"
         by_key = {"/".join(node["assetKey"]["path"]): node for node in nodes}
-        assert set(by_key) == {"web_snapshots", "documents", "document_rejects"}
+        assert set(by_key) == {
+            "web_snapshots",
+            "documents",
+            "document_rejects",
+            "document_clusters",
+        }
         labels = {
             e["label"] for e in by_key["documents"]["assetMaterializations"][0]["metadataEntries"]
         }

@@ -14,7 +14,8 @@ def built(lakehouse: Lakehouse) -> Lakehouse:
     run = RunStamp.now("run-1", "v1")
     snapshots = stamp(replay_snapshots("c1", ReplaySettings(limit=30)), run)
     lakehouse.write("web_snapshots", snapshots, partition="c1")
-    documents, rejects = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
+    built = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
+    documents, rejects = built.documents, built.rejects
     lakehouse.write("documents", stamp(documents, run))
     lakehouse.write("document_rejects", stamp(rejects, run))
     return lakehouse

@@ -119,7 +119,8 @@ def test_exact_duplicates_keep_the_first_url_and_point_to_it():
             {"snapshot_id": "snap_c", "url": "https://x.org/c", "body": _summary("Short.")},
         ]
     )
-    documents, rejects = build_documents(snapshots, SETTINGS)
+    built = build_documents(snapshots, SETTINGS)
+    documents, rejects = built.documents, built.rejects
     assert documents.get_column("url").to_list() == ["https://x.org/a"]
     assert documents.get_column("parent_ids").to_list() == [["snap_a"]]
     by_snapshot = {row["snapshot_id"]: row for row in rejects.iter_rows(named=True)}
@@ -136,7 +137,8 @@ def test_a_newer_snapshot_of_a_url_supersedes_the_older_one():
     new = _snapshot_frame(
         [{"snapshot_id": "snap_new", "url": "https://x.org/a", "body": _summary(PROSE + " More.")}]
     ).with_columns(pl.lit(datetime(2026, 2, 1, tzinfo=UTC)).alias("_produced_at"))
-    documents, rejects = build_documents(pl.concat([old, new]), SETTINGS)
+    built = build_documents(pl.concat([old, new]), SETTINGS)
+    documents, rejects = built.documents, built.rejects
     assert documents.get_column("snapshot_id").to_list() == ["snap_new"]
     assert rejects.select("snapshot_id", "reason", "duplicate_of").rows() == [
         ("snap_old", "superseded", "snap_new")
@@ -150,7 +152,8 @@ def test_a_failed_refetch_does_not_supersede_a_good_copy():
     failed = _snapshot_frame(
         [{"snapshot_id": "snap_bad", "url": "https://x.org/a", "status": 503, "body": None}]
     ).with_columns(pl.lit(datetime(2026, 2, 1, tzinfo=UTC)).alias("_produced_at"))
-    documents, rejects = build_documents(pl.concat([good, failed]), SETTINGS)
+    built = build_documents(pl.concat([good, failed]), SETTINGS)
+    documents, rejects = built.documents, built.rejects
     assert documents.get_column("snapshot_id").to_list() == ["snap_good"]
     assert rejects.select("snapshot_id", "reason").rows() == [("snap_bad", "http_status")]
 
@@ -168,8 +171,9 @@ def test_output_does_not_depend_on_input_order():
     )
     first = build_documents(snapshots, SETTINGS)
     second = build_documents(snapshots.reverse(), SETTINGS)
-    assert first[0].equals(second[0])
-    assert first[1].equals(second[1])
+    assert first.documents.equals(second.documents)
+    assert first.rejects.equals(second.rejects)
+    assert first.clusters.equals(second.clusters)
 
 
 def test_worker_processes_give_the_same_rows_as_one_process():
@@ -188,10 +192,53 @@ def test_worker_processes_give_the_same_rows_as_one_process():
     parallel = build_documents(
         snapshots, SETTINGS, workers=2, progress=lambda *p: seen_progress.append(p)
     )
-    assert single[0].equals(parallel[0])
-    assert single[1].equals(parallel[1])
-    assert single[0].height == 7  # 2500 snapshots, 7 distinct texts
+    assert single.documents.equals(parallel.documents)
+    assert single.rejects.equals(parallel.rejects)
+    assert single.clusters.equals(parallel.clusters)
+    # 2500 snapshots, 7 distinct texts that differ in one trailing word: one near-dup cluster
+    assert single.documents.height == 1
+    assert single.clusters.height == 7
+    reasons = single.rejects.get_column("reason").value_counts().rows()
+    assert sorted(reasons) == [("exact_duplicate", 2493), ("near_duplicate", 6)]
     done = [count for count, _total in seen_progress]
     assert done == sorted(done)
     assert seen_progress[-1] == (2500, 2500)
     assert len(seen_progress) == 63  # ~32 batches per worker (2500 / 64 rounds up to 40)
+
+
+def test_near_duplicates_keep_the_longest_text_and_record_the_cluster():
+    long_text = PROSE + " She also wrote notes on the Analytical Engine in 1843."
+    snapshots = _snapshot_frame(
+        [
+            {"snapshot_id": "snap_a", "url": "https://x.org/a", "body": _summary(PROSE)},
+            {"snapshot_id": "snap_b", "url": "https://x.org/b", "body": _summary(long_text)},
+            {
+                "snapshot_id": "snap_c",
+                "url": "https://x.org/c",
+                "body": _summary(long_text + " Yes."),
+            },
+            {
+                "snapshot_id": "snap_u",
+                "url": "https://x.org/u",
+                "body": _summary("Unrelated text about rivers and mountains of Peru."),
+            },
+        ]
+    )
+    built = build_documents(snapshots, SETTINGS)
+    assert sorted(built.documents.get_column("url")) == [
+        "https://x.org/a",
+        "https://x.org/c",
+        "https://x.org/u",
+    ]
+    (canonical,) = built.clusters.filter(pl.col("is_canonical")).get_column("url")
+    assert canonical == "https://x.org/c"  # the longest version
+    member = built.clusters.filter(~pl.col("is_canonical")).row(0, named=True)
+    assert member["url"] == "https://x.org/b"
+    assert member["similarity"] > 0.8
+    reject = built.rejects.row(0, named=True)
+    assert reject["reason"] == "near_duplicate"
+    assert reject["duplicate_of"] == member["canonical_doc_id"]
+    assert sorted(built.clusters.get_column("parent_ids").to_list()) == [["snap_b"], ["snap_c"]]
+    off = build_documents(snapshots, SETTINGS, near_dup=None)
+    assert off.documents.height == 4
+    assert off.clusters.height == 0
