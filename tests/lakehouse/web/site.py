@@ -48,10 +48,16 @@ HOME = b"""<!doctype html><html><head><title>Home</title></head><body>
 </body></html>"""
 
 ALPHA = b"""<html><head><title>Alpha</title></head><body>
-<p>The analytical engine was a proposed mechanical general-purpose computer.</p>
+<p>The analytical engine was a proposed mechanical general-purpose computer designed by the
+English mathematician Charles Babbage. It was first described in 1837 as the successor to the
+difference engine, a simpler mechanical calculator. The engine had an arithmetic logic unit,
+control flow with conditional branching and loops, and integrated memory, which made it the
+first design for a general-purpose computer that could be called Turing-complete in modern
+terms. Babbage never finished building it.</p>
 <a href="/a/deeper.html">Deeper</a>
 </body></html>"""
-NEAR_ALPHA = ALPHA.replace(b"proposed", b"planned")
+# A near duplicate: one word changed near the end (Jaccard of 5-word shingles ≈ 0.9).
+NEAR_ALPHA = ALPHA.replace(b"never finished", b"never completed")
 
 PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {
     "/": (200, {}, HOME),
