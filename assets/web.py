@@ -1,4 +1,4 @@
-"""The web group: recorded or crawled fetches (`web_snapshots`) → clean `documents`.
+"""The web group: fetches (`web_snapshots`) → `documents`, `document_rejects`, `document_clusters`.
 
 Thin wiring: the work is in lakehouse.web; these functions call it, write the tables through
 the lakehouse resource and record what the Dagster UI shows.

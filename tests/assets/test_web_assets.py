@@ -92,3 +92,25 @@ def test_a_second_crawl_adds_a_partition_and_supersedes_older_copies(instance, h
         "SELECT count(*) FROM document_rejects WHERE reason = 'superseded'"
     ).item()
     assert superseded == 120
+
+
+def test_crawl_config_names_exactly_one_source():
+    from assets.web import CrawlConfig, FilesSourceConfig, HttpSourceConfig, source_settings
+    from lakehouse.errors import SailyardError
+    from lakehouse.web.crawler import CrawlSettings
+    from lakehouse.web.replay import ReplaySettings
+    from lakehouse.web.warc_source import WarcSettings
+
+    assert isinstance(source_settings(CrawlConfig()), ReplaySettings)
+    http = source_settings(CrawlConfig(http=HttpSourceConfig(seeds=["https://example.org/"])))
+    assert isinstance(http, CrawlSettings)
+    assert http.allowed_hosts == ("example.org",)
+    warc = source_settings(CrawlConfig(warc=FilesSourceConfig(paths=["a.warc.gz"])))
+    assert warc == WarcSettings(("a.warc.gz",))
+    with pytest.raises(SailyardError, match="one source; config sets http, warc"):
+        source_settings(
+            CrawlConfig(
+                http=HttpSourceConfig(seeds=["https://example.org/"]),
+                warc=FilesSourceConfig(paths=["a.warc.gz"]),
+            )
+        )
