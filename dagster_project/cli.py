@@ -203,7 +203,10 @@ def lineage(
 @app.command()
 def bench(
     stage: Annotated[str, typer.Argument(help="Pipeline stage to benchmark, e.g. web.")],
-    repeat: Annotated[int, typer.Option(help="Timed repetitions (best is reported).")] = 3,
+    repeat: Annotated[
+        int | None,
+        typer.Option(help="Timed repetitions, best reported (default: each benchmark's own)."),
+    ] = None,
 ) -> None:
     """Measure a stage's throughput against the raw library or a plain-loop baseline."""
     from evaluation.perf import run_benchmark

@@ -1,6 +1,12 @@
-"""`sailyard bench STAGE`: throughput of each pipeline stage against a same-run baseline."""
+"""`sailyard bench STAGE`: throughput of each pipeline stage against a same-run baseline.
+
+`web` runs the whole web group's benchmarks: `web_replay` (recorded crawl ingest, documents
+asset vs a plain loop), `web_crawl` (a live crawl of the Python docs on loopback, extraction
+vs raw trafilatura) and `near_dup` (100,000 documents vs raw datasketch).
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 
@@ -10,7 +16,14 @@ from lakehouse.errors import SailyardError
 __all__ = ["BENCHMARKS", "BenchReport", "Measurement", "run_benchmark"]
 
 
-def _web(repeat: int, console: Console) -> BenchReport:
+@dataclass(frozen=True)
+class Benchmark:
+    run: Callable[[int, Console], BenchReport]
+    default_repeat: int  # the slow ones default to one repetition
+    description: str
+
+
+def _web_replay(repeat: int, console: Console) -> BenchReport:
     from evaluation.perf.web import run_web_benchmark
 
     return run_web_benchmark(repeat=repeat, console=console)
@@ -22,16 +35,42 @@ def _near_dup(repeat: int, console: Console) -> BenchReport:
     return run_near_dup_benchmark(repeat=repeat, console=console)
 
 
-BENCHMARKS: dict[str, Callable[[int, Console], BenchReport]] = {
-    "web": _web,
-    "near_dup": _near_dup,
+def _web_crawl(repeat: int, console: Console) -> BenchReport:
+    from evaluation.perf.web_crawl import run_crawl_benchmark
+
+    return run_crawl_benchmark(repeat=repeat, console=console)
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "web_replay": Benchmark(_web_replay, 3, "replay ingest; documents asset vs plain loop"),
+    "web_crawl": Benchmark(_web_crawl, 1, "crawl the Python docs; extraction vs trafilatura"),
+    "near_dup": Benchmark(_near_dup, 3, "near-dup dedup of 100k documents vs datasketch"),
 }
+GROUPS = {"web": ("web_replay", "web_crawl", "near_dup")}
 
 
-def run_benchmark(stage: str, repeat: int, console: Console) -> BenchReport:
-    """Run the benchmark of one stage; an unknown stage is an error listing the known ones."""
-    if stage not in BENCHMARKS:
-        raise SailyardError(f"no benchmark for stage {stage!r}; stages: {', '.join(BENCHMARKS)}")
-    if repeat < 1:
+def _combined(stage: str, reports: list[BenchReport]) -> BenchReport:
+    combined = BenchReport(stage=stage)
+    for report in reports:
+        combined.measurements.extend(report.measurements)
+        combined.notes.extend(f"[{report.stage}] {note}" for note in report.notes)
+    return combined
+
+
+def run_benchmark(stage: str, repeat: int | None, console: Console) -> BenchReport:
+    """Run one stage's benchmark (or a group's, one after the other).
+
+    `repeat=None` uses each benchmark's default; an unknown stage is an error listing them.
+    """
+    if stage not in BENCHMARKS and stage not in GROUPS:
+        known = ", ".join([*GROUPS, *BENCHMARKS])
+        raise SailyardError(f"no benchmark for stage {stage!r}; stages: {known}")
+    if repeat is not None and repeat < 1:
         raise SailyardError(f"--repeat must be at least 1, got {repeat}")
-    return BENCHMARKS[stage](repeat, console)
+    names = GROUPS.get(stage, (stage,))
+    reports = []
+    for name in names:
+        benchmark = BENCHMARKS[name]
+        console.print(f"[bold]bench {name}[/]: {benchmark.description}")
+        reports.append(benchmark.run(repeat or benchmark.default_repeat, console))
+    return reports[0] if len(reports) == 1 else _combined(stage, reports)

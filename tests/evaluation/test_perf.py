@@ -16,7 +16,9 @@ def test_ratio_compares_a_measurement_with_its_baseline():
 
 
 def test_unknown_stage_and_bad_repeat_are_errors():
-    with pytest.raises(SailyardError, match="no benchmark for stage 'nope'; stages: web"):
+    with pytest.raises(
+        SailyardError, match="no benchmark for stage 'nope'; stages: web, web_replay"
+    ):
         run_benchmark("nope", repeat=1, console=Console(quiet=True))
     with pytest.raises(SailyardError, match="--repeat"):
         run_benchmark("web", repeat=0, console=Console(quiet=True))
@@ -24,7 +26,7 @@ def test_unknown_stage_and_bad_repeat_are_errors():
 
 @pytest.mark.slow
 def test_web_benchmark_measures_the_whole_corpus():
-    report = run_benchmark("web", repeat=1, console=Console(quiet=True))
+    report = run_benchmark("web_replay", repeat=1, console=Console(quiet=True))
     names = [m.name for m in report.measurements]
     assert "replay ingest → web_snapshots" in names
     # en + fr + es records; records repeated under two keys are one snapshot
