@@ -172,8 +172,70 @@ DOCUMENT_CLUSTERS = TableSpec(
     },
 )
 
+ENTITIES = TableSpec(
+    name="entities",
+    group="knowledge",
+    description="One entity: a page of the corpus or a Factbook country, with its aliases.",
+    columns={
+        "entity_id": pl.String,
+        "name": pl.String,
+        "url": pl.String,
+        "description": pl.String,
+        "entity_type": pl.String,
+        "topic": pl.String,
+        "aliases": pl.List(pl.String),
+        "source": pl.String,
+        "doc_id": pl.String,
+        "factbook_code": pl.String,
+    },
+    id_column="entity_id",
+    id_prefix="ent",
+    label_columns=("name", "url", "source"),
+    column_docs={
+        "entity_id": "stable id: hash of the canonical URL (or 'factbook:<code>')",
+        "name": "display name (the page title, or the Factbook's conventional short name)",
+        "url": "canonical URL of the entity's page (null when it has none)",
+        "entity_type": "coarse type: country, person, place, work, concept, ... (or null)",
+        "aliases": "surface forms that may name it: title variants, parenthetical-stripped "
+        "title, anchor texts of links to its page, Factbook names",
+        "source": "where the entity comes from: page, factbook, or page+factbook",
+        "doc_id": "the entity's own document (null for Factbook-only entities)",
+        "factbook_code": "the Factbook's two-letter country code, when it is a country",
+    },
+)
+
+PASSAGES = TableSpec(
+    name="passages",
+    group="index",
+    description="One chunk of a document (sentence-aware, overlapping) with its embedding.",
+    columns={
+        "passage_id": pl.String,
+        "doc_id": pl.String,
+        "url": pl.String,
+        "title": pl.String,
+        "chunk_index": pl.Int32,
+        "text": pl.String,
+        "start_char": pl.Int32,
+        "end_char": pl.Int32,
+        "n_words": pl.Int32,
+        "embedding": pl.List(pl.Float32),
+        "embedding_model": pl.String,
+    },
+    id_column="passage_id",
+    id_prefix="psg",
+    label_columns=("title", "chunk_index", "url"),
+    column_docs={
+        "passage_id": "stable id: hash of doc id, chunking settings and chunk index",
+        "start_char": "offset of the chunk's first character in the document text",
+        "end_char": "offset one past the chunk's last character in the document text",
+        "embedding": "L2-normalized sentence embedding (384-d all-MiniLM-L6-v2 by default)",
+        "embedding_model": "model name and dtype that produced the embedding",
+    },
+)
+
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (WEB_SNAPSHOTS, DOCUMENTS, DOCUMENT_REJECTS, DOCUMENT_CLUSTERS)
+    spec.name: spec
+    for spec in (WEB_SNAPSHOTS, DOCUMENTS, DOCUMENT_REJECTS, DOCUMENT_CLUSTERS, ENTITIES, PASSAGES)
 }
 
 

@@ -53,7 +53,7 @@ def _combined(stage: str, reports: list[BenchReport]) -> BenchReport:
     combined = BenchReport(stage=stage)
     for report in reports:
         combined.measurements.extend(report.measurements)
-        combined.notes.extend(f"[{report.stage}] {note}" for note in report.notes)
+        combined.notes.extend(f"{report.stage}: {note}" for note in report.notes)
     return combined
 
 

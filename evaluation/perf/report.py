@@ -40,7 +40,13 @@ class BenchReport:
         table = Table(title=f"sailyard bench {self.stage}", title_justify="left")
         for column in ("workload", "items", "seconds", "rate", "vs baseline"):
             table.add_column(column, justify="left" if column == "workload" else "right")
+        shown_baselines: set[tuple[str, int, float]] = set()
         for m in self.measurements:
+            if m.baseline_of is not None:
+                # one baseline measured once may serve several subjects: print it once
+                if (m.name, m.items, m.seconds) in shown_baselines:
+                    continue
+                shown_baselines.add((m.name, m.items, m.seconds))
             ratio = self.ratio(m.name) if m.baseline_of is None else None
             table.add_row(
                 m.name if m.baseline_of is None else f"  baseline: {m.name}",
