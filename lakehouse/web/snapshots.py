@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
+import pyarrow as pa
 
 from lakehouse.ids import sha256_hex, stable_id
 from lakehouse.tables import WEB_SNAPSHOTS
@@ -82,16 +83,26 @@ def media_type(content_type_header: str | None) -> str | None:
 
 
 SNAPSHOT_ROW_SCHEMA = {**WEB_SNAPSHOTS.columns, "parent_ids": pl.List(pl.String)}
+_ARROW_SCHEMA = pl.DataFrame(schema=SNAPSHOT_ROW_SCHEMA).to_arrow().schema
 
 
 def snapshot_frame(fetches: Iterable[Fetch], crawl_id: str) -> pl.DataFrame:
     """`web_snapshots` rows (not yet stamped) for fetches, one per fetch, in order.
 
     Two fetches of the same URL with the same outcome in one crawl are the same snapshot:
-    the later one is dropped, so re-reading a source never duplicates rows.
+    the later one is dropped, so re-reading a source never duplicates rows. Built column by
+    column through Arrow.
     """
-    rows = {}
+    columns: dict[str, list] = {name: [] for name in SNAPSHOT_ROW_SCHEMA}
+    seen: set[str] = set()
     for fetch in fetches:
         row = fetch.to_row(crawl_id)
-        rows.setdefault(row["snapshot_id"], row)
-    return pl.DataFrame(list(rows.values()), schema=SNAPSHOT_ROW_SCHEMA)
+        if row["snapshot_id"] in seen:
+            continue
+        seen.add(row["snapshot_id"])
+        for name, values in columns.items():
+            values.append(row[name])
+    # Arrow converts the nested columns (redirects, links, parent_ids) in C++; Polars'
+    # own constructor makes a Series per inner list (measured ~3× slower on 10k rows).
+    table = pa.Table.from_pydict(columns, schema=_ARROW_SCHEMA)
+    return pl.from_arrow(table, schema=SNAPSHOT_ROW_SCHEMA)
