@@ -198,6 +198,7 @@ _DOCUMENT_COLUMN_LINEAGE = {
     "text": [("web_snapshots", "body")],
     "description": [("web_snapshots", "body")],
     "topic": [("web_snapshots", "body")],
+    "date": [("web_snapshots", "body")],
     "language": [("web_snapshots", "headers"), ("web_snapshots", "body")],
     "snapshot_id": [("web_snapshots", "snapshot_id")],
     "crawl_id": [("web_snapshots", "crawl_id")],
