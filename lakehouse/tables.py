@@ -192,7 +192,7 @@ ENTITIES = TableSpec(
     id_prefix="ent",
     label_columns=("name", "url", "source"),
     column_docs={
-        "entity_id": "stable id: hash of the canonical URL (or 'factbook:<code>')",
+        "entity_id": "stable id: hash of the canonical URL (the Factbook URL for Factbook-only)",
         "name": "display name (the page title, or the Factbook's conventional short name)",
         "url": "canonical URL of the entity's page (null when it has none)",
         "entity_type": "coarse type: country, person, place, work, concept, ... (or null)",
