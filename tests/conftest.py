@@ -33,3 +33,19 @@ def subprocess_env(root: Path) -> dict[str, str]:
     env["DAGSTER_HOME"] = str(root / "dagster")
     env.pop("SAILYARD_PAUSE_BEFORE_RENAME", None)
     return env
+
+
+def build_replayed_lakehouse(lakehouse: Lakehouse, limit: int, run_id: str = "test-run") -> None:
+    """Replay `limit` recorded articles as crawl 'c1' and build their documents, through the
+    library (no Dagster): a small real lakehouse for tests of what reads it."""
+    from lakehouse.lineage import RunStamp, stamp
+    from lakehouse.web.documents import QualitySettings, build_documents
+    from lakehouse.web.replay import ReplaySettings, replay_snapshots
+
+    run = RunStamp.now(run_id, "v1")
+    lakehouse.write(
+        "web_snapshots", stamp(replay_snapshots("c1", ReplaySettings(limit=limit)), run), "c1"
+    )
+    built = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
+    lakehouse.write("documents", stamp(built.documents, run))
+    lakehouse.write("document_rejects", stamp(built.rejects, run))

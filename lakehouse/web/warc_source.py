@@ -21,6 +21,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from lakehouse.web.corpus_source import resolve_input_files
 from lakehouse.web.crawler import DEFAULT_MAX_BODY_BYTES
+from lakehouse.web.extract import charset_of
 from lakehouse.web.links import extract_links
 from lakehouse.web.snapshots import Fetch, media_type
 from lakehouse.web.urls import normalize_url
@@ -55,14 +56,6 @@ def _parse_warc_date(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def _charset(content_type_header: str | None) -> str | None:
-    for parameter in (content_type_header or "").split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip():
-            return value.strip().strip('"').lower()
-    return None
 
 
 READ_CHUNK_BYTES = 1 << 16
@@ -116,7 +109,7 @@ def _response_fetch(record, body: bytes, where: str, settings: WarcSettings) -> 
     if len(body) > settings.max_body_bytes:
         return Fetch(**common, error=f"body exceeds {settings.max_body_bytes} bytes")
     links = (
-        extract_links(body, url, _charset(headers.get("content-type")))
+        extract_links(body, url, charset_of(headers.get("content-type")))
         if common["content_type"] in HTML_TYPES
         else []
     )

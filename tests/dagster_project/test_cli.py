@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.lineage import RunStamp, stamp
-from lakehouse.web.documents import QualitySettings, build_documents
-from lakehouse.web.replay import ReplaySettings, replay_snapshots
-from tests.conftest import subprocess_env
+from tests.conftest import build_replayed_lakehouse, subprocess_env
 
 SAILYARD = shutil.which("sailyard", path=str(Path(sys.executable).parent)) or "sailyard"
 
@@ -32,15 +29,7 @@ def run_cli(root: Path, *args: str, timeout: float = 300) -> subprocess.Complete
 def built_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A lakehouse with 40 replayed snapshots and their documents (library calls, no Dagster)."""
     root = tmp_path_factory.mktemp("cli") / "lakehouse"
-    lakehouse = Lakehouse(root)
-    run = RunStamp.now("cli-test", "v1")
-    lakehouse.write(
-        "web_snapshots", stamp(replay_snapshots("c1", ReplaySettings(limit=40)), run), "c1"
-    )
-    built = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
-    documents, rejects = built.documents, built.rejects
-    lakehouse.write("documents", stamp(documents, run))
-    lakehouse.write("document_rejects", stamp(rejects, run))
+    build_replayed_lakehouse(Lakehouse(root), limit=40)
     return root
 
 

@@ -5,19 +5,12 @@ import pytest
 from lakehouse import Lakehouse
 from lakehouse.errors import UnknownIdError
 from lakehouse.lineage import RunStamp, stamp, trace
-from lakehouse.web.documents import QualitySettings, build_documents
-from lakehouse.web.replay import ReplaySettings, replay_snapshots
+from tests.conftest import build_replayed_lakehouse
 
 
 @pytest.fixture
 def built(lakehouse: Lakehouse) -> Lakehouse:
-    run = RunStamp.now("run-1", "v1")
-    snapshots = stamp(replay_snapshots("c1", ReplaySettings(limit=30)), run)
-    lakehouse.write("web_snapshots", snapshots, partition="c1")
-    built = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
-    documents, rejects = built.documents, built.rejects
-    lakehouse.write("documents", stamp(documents, run))
-    lakehouse.write("document_rejects", stamp(rejects, run))
+    build_replayed_lakehouse(lakehouse, limit=30)
     return lakehouse
 
 
