@@ -5,6 +5,7 @@ Layout under the root ($SAILYARD_HOME, default ./.sailyard):
     tables/<table>/<column>=<key>/data.parquet     one partition of a partitioned table
     catalog.duckdb                                 DuckDB views over every table (read-only use)
     crawls/<crawl id>/                             a live crawl's resumable state and WARC files
+    lancedb/                                       the LanceDB search index tables
     dagster/                                       DAGSTER_HOME: runs, events, schedules
 """
 
@@ -47,3 +48,8 @@ def dagster_home(root: Path) -> Path:
 def crawl_dir(root: Path, crawl_id: str) -> Path:
     """Where a live crawl keeps its frontier, fetched pages and WARC segments."""
     return root / "crawls" / quote(crawl_id, safe="")
+
+
+def lancedb_dir(root: Path) -> Path:
+    """Where the LanceDB search tables live (one writer at a time per table)."""
+    return root / "lancedb"

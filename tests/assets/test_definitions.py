@@ -33,6 +33,9 @@ def test_asset_graph_snapshot():
         ),
         "document_rejects": ("web", ["web_snapshots"], ["known_drop_reasons"]),
         "document_clusters": ("web", ["web_snapshots"], ["one_canonical_per_cluster"]),
+        "entities": ("knowledge", ["documents", "web_snapshots"], ["unique_entity_ids"]),
+        "passages": ("index", ["documents"], ["offsets_match_document_text"]),
+        "search_index": ("index", ["passages"], []),
     }
 
 

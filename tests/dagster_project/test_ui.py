@@ -60,6 +60,9 @@ def test_ui_shows_the_graph_and_metadata(tmp_path: Path):
             "documents",
             "document_rejects",
             "document_clusters",
+            "entities",
+            "passages",
+            "search_index",
         }
         labels = {
             e["label"] for e in by_key["documents"]["assetMaterializations"][0]["metadataEntries"]
