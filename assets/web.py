@@ -22,7 +22,13 @@ from lakehouse import paths
 from lakehouse.errors import SailyardError
 from lakehouse.lineage import RunStamp, stamp
 from lakehouse.plots import bar_png, histogram_png
-from lakehouse.tables import DOCUMENT_CLUSTERS, DOCUMENT_REJECTS, DOCUMENTS, WEB_SNAPSHOTS
+from lakehouse.tables import (
+    DOCUMENT_CLUSTERS,
+    DOCUMENT_REJECTS,
+    DOCUMENTS,
+    WEB_SNAPSHOTS,
+    TableSpec,
+)
 from lakehouse.web import corpus_source, crawler, near_duplicates, replay, sources, warc_source
 from lakehouse.web import documents as documents_lib
 from lakehouse.web.snapshots import snapshot_frame
@@ -155,7 +161,7 @@ def web_snapshots(
             ),
             "crawl_id": crawl_id,
             "source": kind,
-            **{key: value for key, value in counts.items()},
+            **counts,
             "statuses": dg.MetadataValue.md(
                 "| status | fetches |\n|---|---|\n"
                 + "".join(f"| {status} | {n} |\n" for status, n in statuses)
@@ -210,34 +216,21 @@ _REJECT_COLUMN_LINEAGE = {
 }
 
 
+def _document_output(table: TableSpec) -> dg.AssetSpec:
+    """One output of the documents step: described by its registry entry."""
+    return dg.AssetSpec(
+        dg.AssetKey(table.name),
+        deps=[WEB_SNAPSHOTS_KEY],
+        group_name="web",
+        code_version=documents_lib.CODE_VERSION,
+        kinds={"parquet", "polars"},
+        description=table.description,
+    )
+
+
 @dg.multi_asset(
     name="extract_documents",
-    specs=[
-        dg.AssetSpec(
-            DOCUMENTS_KEY,
-            deps=[WEB_SNAPSHOTS_KEY],
-            group_name="web",
-            code_version=documents_lib.CODE_VERSION,
-            kinds={"parquet", "polars"},
-            description="One extracted, normalized, exactly-deduplicated document.",
-        ),
-        dg.AssetSpec(
-            DOCUMENT_REJECTS_KEY,
-            deps=[WEB_SNAPSHOTS_KEY],
-            group_name="web",
-            code_version=documents_lib.CODE_VERSION,
-            kinds={"parquet", "polars"},
-            description="One snapshot that did not become a document, with the reason why.",
-        ),
-        dg.AssetSpec(
-            DOCUMENT_CLUSTERS_KEY,
-            deps=[WEB_SNAPSHOTS_KEY],
-            group_name="web",
-            code_version=documents_lib.CODE_VERSION,
-            kinds={"parquet", "polars"},
-            description="One member of a near-duplicate cluster (MinHash LSH), canonical included.",
-        ),
-    ],
+    specs=[_document_output(table) for table in (DOCUMENTS, DOCUMENT_REJECTS, DOCUMENT_CLUSTERS)],
     check_specs=[
         dg.AssetCheckSpec("unique_doc_ids", asset=DOCUMENTS_KEY),
         dg.AssetCheckSpec("no_empty_text", asset=DOCUMENTS_KEY),

@@ -93,7 +93,7 @@ WEB_SNAPSHOTS = TableSpec(
 DOCUMENTS = TableSpec(
     name="documents",
     group="web",
-    description="One extracted, normalized, exactly-deduplicated document.",
+    description="One extracted, normalized document, deduplicated exactly and near.",
     columns={
         "doc_id": pl.String,
         "url": pl.String,

@@ -17,14 +17,12 @@ documents come from the same original and the flagged one is a true near duplica
 """
 
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from rich.console import Console
 
-from evaluation.perf.report import BenchReport, Measurement
+from evaluation.perf.report import BenchReport, Measurement, best_of
 from lakehouse.web import replay
 from lakehouse.web.near_duplicates import NearDupSettings, near_duplicate_clusters
 from lakehouse.web.normalize import dedup_key
@@ -210,17 +208,6 @@ def sailyard_flags(texts: list[str], settings: NearDupSettings, workers: int) ->
     }
 
 
-def _best_of(repeat: int, work: Callable[[], dict[int, int]]) -> tuple[dict[int, int], float]:
-    """(result, best seconds) over `repeat` runs of `work`."""
-    best = float("inf")
-    result: dict[int, int] = {}
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = work()
-        best = min(best, time.perf_counter() - started)
-    return result, best
-
-
 def run_near_dup_benchmark(repeat: int, console: Console, n_docs: int = 100_000) -> NearDupReport:
     """Measure near-duplicate clustering against raw datasketch on a planted corpus."""
     settings = NearDupSettings()
@@ -231,13 +218,13 @@ def run_near_dup_benchmark(repeat: int, console: Console, n_docs: int = 100_000)
     for workers in SAILYARD_WORKERS:
         console.print(f"near_duplicate_clusters, {workers} worker(s) ×{repeat}")
         name = f"near_duplicate_clusters, {workers} worker(s)"
-        flags, seconds = _best_of(
+        flags, seconds = best_of(
             repeat, lambda w=workers: sailyard_flags(corpus.texts, settings, w)
         )
         report.add(Measurement(name, n_docs, seconds, "docs"))
         report.quality[name] = score(corpus, flags)
     console.print(f"{raw_name} ×{repeat}")
-    flags, seconds = _best_of(repeat, lambda: raw_datasketch(corpus.texts, settings))
+    flags, seconds = best_of(repeat, lambda: raw_datasketch(corpus.texts, settings))
     for workers in SAILYARD_WORKERS:
         subject = f"near_duplicate_clusters, {workers} worker(s)"
         report.add(Measurement(raw_name, n_docs, seconds, "docs", baseline_of=subject))

@@ -1,8 +1,25 @@
 """A benchmark report: measured rows, each compared with a baseline measured in the same run."""
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rich.table import Table
+
+Result = TypeVar("Result")
+
+
+def best_of(repeat: int, work: Callable[[], Result]) -> tuple[Result, float]:
+    """(the last run's result, the best wall seconds) over `repeat` runs of `work`."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = work()
+        best = min(best, time.perf_counter() - started)
+    return result, best
 
 
 @dataclass(frozen=True)

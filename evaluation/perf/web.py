@@ -10,14 +10,13 @@
 import json
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 from rich.console import Console
 
-from evaluation.perf.report import BenchReport, Measurement
+from evaluation.perf.report import BenchReport, Measurement, best_of
 from lakehouse import Lakehouse
 from lakehouse.lineage import RunStamp, stamp
 from lakehouse.tables import WEB_SNAPSHOTS
@@ -26,17 +25,6 @@ from lakehouse.web import replay
 from lakehouse.workers import default_workers
 
 LANGUAGES = ("en", "fr", "es")
-
-
-def _best_of(repeat: int, work: Callable[[], int]) -> tuple[int, float]:
-    """(items, best seconds) over `repeat` runs of `work`, which returns its item count."""
-    best = float("inf")
-    items = 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        items = work()
-        best = min(best, time.perf_counter() - started)
-    return items, best
 
 
 def _replay_all(lakehouse: Lakehouse) -> int:
@@ -121,9 +109,9 @@ def run_web_benchmark(repeat: int, console: Console) -> BenchReport:
         root = Path(temp) / "lakehouse"
         lakehouse = Lakehouse(root)
         console.print(f"replaying the recorded crawl ({', '.join(LANGUAGES)}) ×{repeat}")
-        items, seconds = _best_of(repeat, lambda: _replay_all(lakehouse))
+        items, seconds = best_of(repeat, lambda: _replay_all(lakehouse))
         report.add(Measurement("replay ingest → web_snapshots", items, seconds, "records"))
-        items, seconds = _best_of(repeat, lambda: _raw_json_to_parquet(Path(temp)))
+        items, seconds = best_of(repeat, lambda: _raw_json_to_parquet(Path(temp)))
         report.add(
             Measurement(
                 "json.loads + polars write_parquet",
@@ -151,7 +139,7 @@ def run_web_benchmark(repeat: int, console: Console) -> BenchReport:
                 name = f"documents asset, {n_workers} worker(s)"
                 report.add(Measurement(f"{name}: Dagster step", items, step_seconds, "snapshots"))
                 report.add(Measurement(f"{name}: whole run", items, run_seconds, "snapshots"))
-        items, seconds = _best_of(repeat, lambda: _plain_loop(snapshots, settings))
+        items, seconds = best_of(repeat, lambda: _plain_loop(snapshots, settings))
         for n_workers in sorted({1, workers}):
             report.add(
                 Measurement(

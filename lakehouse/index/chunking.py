@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from lakehouse.ids import stable_id
+from lakehouse.tables import PASSAGES
 from lakehouse.web.normalize import count_words
 
 # Bump when the splitting or packing rules change: it is part of every passage id.
@@ -215,16 +216,9 @@ def chunk_document(text: str, settings: ChunkSettings | None = None) -> list[Chu
     return chunks
 
 
+# The `passages` table's columns before embedding (the embedder adds the last two).
 PASSAGE_COLUMNS: dict[str, pl.DataType] = {
-    "passage_id": pl.String,
-    "doc_id": pl.String,
-    "url": pl.String,
-    "title": pl.String,
-    "chunk_index": pl.Int32,
-    "text": pl.String,
-    "start_char": pl.Int32,
-    "end_char": pl.Int32,
-    "n_words": pl.Int32,
+    **{k: v for k, v in PASSAGES.columns.items() if k not in ("embedding", "embedding_model")},
     "parent_ids": pl.List(pl.String),
 }
 

@@ -299,6 +299,19 @@ def _table_info(
     )
 
 
+def _record_build(
+    directory: Path,
+    table_name: str,
+    table: lancedb.table.Table,
+    settings: IndexSettings,
+    started: float,
+) -> IndexInfo:
+    """Describe the table as it now is and save that beside it (the skip check reads it)."""
+    info = _table_info(directory, table_name, table, settings, time.perf_counter() - started)
+    _write_info(info)
+    return info
+
+
 def build_index(
     passages: pl.DataFrame,
     directory: str | os.PathLike[str],
@@ -328,9 +341,7 @@ def build_index(
     started = time.perf_counter()
     table = db.create_table(table_name, data, mode="overwrite")
     _create_indices(table, settings)
-    info = _table_info(directory, table_name, table, settings, time.perf_counter() - started)
-    _write_info(info)
-    return info
+    return _record_build(directory, table_name, table, settings, started)
 
 
 def add_passages(
@@ -363,9 +374,7 @@ def add_passages(
     )
     if optimize:
         return optimize_index(directory, table_name, settings, started=started)
-    info = _table_info(directory, table_name, table, settings, time.perf_counter() - started)
-    _write_info(info)
-    return info
+    return _record_build(directory, table_name, table, settings, started)
 
 
 def optimize_index(
@@ -383,9 +392,7 @@ def optimize_index(
     table.optimize()
     if _vector_index_name(table) is None and table.count_rows() >= settings.ann_min_rows:
         table.create_index(VECTOR_COLUMN, config=_vector_index_config(settings))
-    info = _table_info(directory, table_name, table, settings, time.perf_counter() - started)
-    _write_info(info)
-    return info
+    return _record_build(directory, table_name, table, settings, started)
 
 
 # -- searching -----------------------------------------------------------------------------

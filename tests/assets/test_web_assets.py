@@ -11,7 +11,8 @@ from lakehouse import Lakehouse
 SLICE = {"ops": {"web_snapshots": {"config": {"replay": {"limit": 120}}}}}
 
 
-def _materialize(instance, home, selection, partition=None, run_config=None):
+def materialize_web(instance, home, selection, partition=None, run_config=None):
+    """Materialize the selected web-group assets into the lakehouse at `home`."""
     return dg.materialize(
         [web_snapshots, extract_documents],
         selection=selection,
@@ -30,9 +31,9 @@ def instance(home):
 
 def _build(instance, home, crawl="crawl-a"):
     instance.add_dynamic_partitions(CRAWLS.name, [crawl])
-    crawled = _materialize(instance, home, [dg.AssetKey("web_snapshots")], crawl, SLICE)
+    crawled = materialize_web(instance, home, [dg.AssetKey("web_snapshots")], crawl, SLICE)
     outputs = ["documents", "document_rejects", "document_clusters"]
-    built = _materialize(instance, home, [dg.AssetKey(name) for name in outputs])
+    built = materialize_web(instance, home, [dg.AssetKey(name) for name in outputs])
     return crawled, built
 
 

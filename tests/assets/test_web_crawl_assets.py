@@ -16,9 +16,8 @@ import pytest
 import yaml
 
 from assets.partitions import CRAWLS
-from assets.web import extract_documents, web_snapshots
-from dagster_project.resources import LakehouseResource
 from lakehouse import Lakehouse, paths
+from tests.assets.test_web_assets import materialize_web as _materialize
 from tests.conftest import subprocess_env
 from tests.dagster_project.test_cli import SAILYARD, run_cli
 from tests.lakehouse.web.site import TestSite
@@ -58,17 +57,6 @@ EXPECTED = {
     "/missing.html": "http_status",  # 404
     "/unavailable.html": "http_status",  # 503
 }
-
-
-def _materialize(instance, home, keys, partition=None, run_config=None):
-    return dg.materialize(
-        [web_snapshots, extract_documents],
-        selection=keys,
-        instance=instance,
-        resources={"lakehouse": LakehouseResource(root=str(home))},
-        partition_key=partition,
-        run_config=run_config or {},
-    )
 
 
 def test_the_site_crawled_through_the_assets_ends_exactly_as_expected(home: Path):

@@ -1,5 +1,6 @@
 """`sailyard ui` serves the Dagster UI with the asset graph and the materialization metadata."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,15 +44,13 @@ def test_ui_shows_the_graph_and_metadata(tmp_path: Path):
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and nodes is None:
             assert process.poll() is None, "the UI exited"
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet: try again
                 reply = httpx.post(
                     f"http://127.0.0.1:{port}/graphql", json={"query": ASSET_QUERY}, timeout=10
                 )
                 data = reply.json().get("data") if reply.status_code == 200 else None
                 if data and data["assetNodes"]:
                     nodes = data["assetNodes"]
-            except httpx.HTTPError:
-                pass
             time.sleep(1)
         assert nodes is not None, "the UI did not answer within 180 s"
         by_key = {"/".join(node["assetKey"]["path"]): node for node in nodes}

@@ -167,8 +167,8 @@ class TestSite:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format, *args):  # quiet: the site keeps its own log
-                pass
+            def log_message(self, format, *args):
+                """Quiet: the site keeps its own request log."""
 
             def do_GET(self):
                 path = self.path.split("?", 1)[0]
