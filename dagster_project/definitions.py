@@ -3,14 +3,23 @@
 import dagster as dg
 
 from assets.index import passages, search_index_asset
-from assets.knowledge import entities
+from assets.knowledge import entities, graph_stats_asset, mentions_asset, relations_asset
 from assets.partitions import CRAWLS
 from assets.web import WEB_SNAPSHOTS_KEY, extract_documents, web_snapshots
 from dagster_project.console_log import concise_console
 from dagster_project.profiles import PROFILES, run_config
 from dagster_project.resources import LakehouseResource
 
-ASSETS = [web_snapshots, extract_documents, entities, passages, search_index_asset]
+ASSETS = [
+    web_snapshots,
+    extract_documents,
+    entities,
+    mentions_asset,
+    relations_asset,
+    graph_stats_asset,
+    passages,
+    search_index_asset,
+]
 
 # Crawls are partitioned and everything downstream reads all crawls at once, so the graph
 # runs as two jobs: replay (or crawl) one partition, then build everything else.

@@ -3,6 +3,7 @@
 import io
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt
@@ -33,4 +34,26 @@ def bar_png(labels: list[str], counts: list[int], title: str, xlabel: str) -> by
     axis.barh(labels, counts, color="#3a6ea5")
     axis.invert_yaxis()
     axis.set(title=title, xlabel=xlabel)
+    return _to_png(figure)
+
+
+def graph_overview_png(
+    degrees: list[int], predicates: list[tuple[str, int]], title: str = "knowledge graph"
+) -> bytes:
+    """Two panels as PNG bytes: the degree distribution (log-log) and the top predicates."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.2))
+    positive = [degree for degree in degrees if degree > 0]
+    if positive:
+        values, counts = np.unique(positive, return_counts=True)
+        left.loglog(values, counts, "o", markersize=3, color="#3a6ea5")
+    left.set(
+        title=f"{title}: degree distribution",
+        xlabel="degree (distinct neighbours)",
+        ylabel="entities",
+    )
+    labels = [label if len(label) <= 28 else label[:27] + "…" for label, _ in predicates]
+    right.barh(labels, [count for _, count in predicates], color="#3a6ea5")
+    right.invert_yaxis()
+    right.tick_params(axis="y", labelsize=7)
+    right.set(title="top predicates", xlabel="relations")
     return _to_png(figure)

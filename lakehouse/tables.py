@@ -233,9 +233,128 @@ PASSAGES = TableSpec(
     },
 )
 
+MENTIONS = TableSpec(
+    name="mentions",
+    group="knowledge",
+    description="One occurrence of a known entity's alias in a document sentence, linked or not.",
+    columns={
+        "mention_id": pl.String,
+        "doc_id": pl.String,
+        "sentence_id": pl.String,
+        "sentence_start": pl.Int32,
+        "sentence_end": pl.Int32,
+        "start_char": pl.Int32,
+        "end_char": pl.Int32,
+        "surface": pl.String,
+        "alias_key": pl.String,
+        "entity_id": pl.String,
+        "best_candidate_id": pl.String,
+        "n_candidates": pl.Int32,
+        "score": pl.Float64,
+        "method": pl.String,
+    },
+    id_column="mention_id",
+    id_prefix="men",
+    label_columns=("surface", "method", "entity_id"),
+    column_docs={
+        "mention_id": "stable id: hash of doc id and the span's offsets",
+        "sentence_id": "stable id of the sentence: hash of doc id and sentence start",
+        "sentence_start": "offset of the sentence's first character in the document text",
+        "sentence_end": "offset one past the sentence's last character",
+        "start_char": "offset of the mention's first character in the document text",
+        "end_char": "offset one past the mention's last character",
+        "surface": "the text as written (= documents.text[start_char:end_char])",
+        "alias_key": "the normalized alias it matched (lakehouse.knowledge.aliases)",
+        "entity_id": "the linked entity; null when the mention stayed unlinked",
+        "best_candidate_id": "the best-scoring candidate, also for unlinked mentions",
+        "n_candidates": "how many entities share the alias",
+        "score": "link confidence: 1 for self/unique links, else the context score",
+        "method": "self, unique_alias or context (linked); nil_context, low_score or "
+        "lowercase_proper_name (unlinked): see lakehouse.knowledge.mentions",
+    },
+)
+
+RELATIONS = TableSpec(
+    name="relations",
+    group="knowledge",
+    description="One edge or attribute fact: (subject, predicate, object) with its evidence.",
+    columns={
+        "relation_id": pl.String,
+        "subject_id": pl.String,
+        "predicate": pl.String,
+        "object_id": pl.String,
+        "object_value": pl.String,
+        "object_type": pl.String,
+        "number": pl.Float64,
+        "unit": pl.String,
+        "evidence": pl.String,
+        "sentence_id": pl.String,
+        "doc_id": pl.String,
+        "confidence": pl.Float64,
+        "extractor": pl.String,
+        "extractor_version": pl.String,
+        "model_id": pl.String,
+        "prompt_hash": pl.String,
+        "sampling": pl.String,
+    },
+    id_column="relation_id",
+    id_prefix="rel",
+    label_columns=("predicate", "object_value", "extractor"),
+    column_docs={
+        "relation_id": "stable id: hash of subject, predicate, object and evidence source",
+        "subject_id": "the subject entity",
+        "predicate": "normalized connecting phrase ('directed by'), 'mentions' (a page naming "
+        "an entity) or a typed field ('capital', 'borders', 'birth_year')",
+        "object_id": "the object entity for an edge; null for an attribute value",
+        "object_value": "the object as text: the entity's name or the literal value",
+        "object_type": "entity, year, date, number or quantity",
+        "number": "the numeric value of a year/number/quantity (border length for borders)",
+        "unit": "unit of a quantity (km, sq km, m, %, people); null otherwise",
+        "evidence": "the evidence sentence (or the Factbook field as written)",
+        "sentence_id": "the evidence sentence's id (mentions.sentence_id); null for Factbook",
+        "doc_id": "the document the evidence is from (null for Factbook fields not ingested)",
+        "confidence": "the extractor's confidence in [0, 1]",
+        "extractor": "phrase, page_mention, pattern, factbook or llm",
+        "extractor_version": "version of the extractor's code (and prompt, for llm)",
+        "model_id": "llm extractor only: the model that produced the triple",
+        "prompt_hash": "llm extractor only: sha256 of the prompt template",
+        "sampling": "llm extractor only: the sampling parameters as JSON",
+    },
+)
+
+GRAPH_STATS = TableSpec(
+    name="graph_stats",
+    group="knowledge",
+    description="One statistic of the knowledge graph (counts, degrees, components, predicates).",
+    columns={
+        "stat_id": pl.String,
+        "metric": pl.String,
+        "key": pl.String,
+        "value": pl.Float64,
+    },
+    id_column="stat_id",
+    id_prefix="gst",
+    label_columns=("metric", "key", "value"),
+    column_docs={
+        "metric": "what is measured: entities, edges, degree_pXX, components, predicate ...",
+        "key": "the breakdown key (a predicate, an extractor, a degree); '' when none",
+        "value": "the measured value",
+    },
+)
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
-    for spec in (WEB_SNAPSHOTS, DOCUMENTS, DOCUMENT_REJECTS, DOCUMENT_CLUSTERS, ENTITIES, PASSAGES)
+    for spec in (
+        WEB_SNAPSHOTS,
+        DOCUMENTS,
+        DOCUMENT_REJECTS,
+        DOCUMENT_CLUSTERS,
+        ENTITIES,
+        MENTIONS,
+        RELATIONS,
+        GRAPH_STATS,
+        PASSAGES,
+    )
 }
 
 

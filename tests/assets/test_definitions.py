@@ -34,6 +34,17 @@ def test_asset_graph_snapshot():
         "document_rejects": ("web", ["web_snapshots"], ["known_drop_reasons"]),
         "document_clusters": ("web", ["web_snapshots"], ["one_canonical_per_cluster"]),
         "entities": ("knowledge", ["documents", "web_snapshots"], ["unique_entity_ids"]),
+        "mentions": (
+            "knowledge",
+            ["documents", "entities"],
+            ["linked_entities_exist", "spans_match_document_text"],
+        ),
+        "relations": (
+            "knowledge",
+            ["documents", "entities", "mentions"],
+            ["endpoints_are_entities", "unique_relation_ids"],
+        ),
+        "graph_stats": ("knowledge", ["entities", "mentions", "relations"], []),
         "passages": ("index", ["documents"], ["offsets_match_document_text"]),
         "search_index": ("index", ["passages"], []),
     }
