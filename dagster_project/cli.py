@@ -1,4 +1,5 @@
-"""`sailyard`: materialize the graph, open the UI, query with SQL, trace lineage, benchmark.
+"""`sailyard`: materialize the graph, open the UI, query with SQL, trace lineage, benchmark,
+serve the agent tools.
 
 Bad input (an unknown table, asset, profile or id; bad SQL) is reported in one line naming
 the input and what is wrong, with a non-zero exit code and no traceback unless --debug.
@@ -8,6 +9,7 @@ import json
 import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import polars as pl
@@ -22,6 +24,7 @@ from lakehouse.errors import SailyardError
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 DEFAULT_UI_PORT = 3000
+DEFAULT_TOOLS_PORT = 8765  # lakehouse.index.service.DEFAULT_PORT (not imported: FastAPI)
 
 app = typer.Typer(
     name="sailyard",
@@ -200,19 +203,105 @@ def lineage(
     out.print(root)
 
 
+class SearchBenchSize(StrEnum):
+    full = "full"
+    quick = "quick"
+
+
 @app.command()
 def bench(
-    stage: Annotated[str, typer.Argument(help="Pipeline stage to benchmark, e.g. web.")],
+    stage: Annotated[str, typer.Argument(help="Pipeline stage to benchmark, e.g. web, search.")],
     repeat: Annotated[
         int | None,
         typer.Option(help="Timed repetitions, best reported (default: each benchmark's own)."),
+    ] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option(
+            help="search only: a JSONL retrieval benchmark ({question, gold_urls and/or "
+            "gold_titles} per line); default: built from the corpus's page descriptions."
+        ),
+    ] = None,
+    size: Annotated[
+        SearchBenchSize | None,
+        typer.Option(help="search only: full (~5 min on 2 cores) or quick (a tiny corpus, ~30 s)."),
     ] = None,
 ) -> None:
     """Measure a stage's throughput against the raw library or a plain-loop baseline."""
     from evaluation.perf import run_benchmark
 
-    report = run_benchmark(stage, repeat=repeat, console=err)
-    out.print(report.table())
+    report = run_benchmark(
+        stage,
+        repeat=repeat,
+        console=err,
+        root=_state["root"],
+        benchmark_file=benchmark,
+        size=size.value if size else None,
+    )
+    for renderable in report.renderables():
+        out.print(renderable)
+
+
+@app.command("serve-tools")
+def serve_tools(
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to listen on (default 127.0.0.1). The service has no "
+            "authentication: a non-loopback address is used only when named here."
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_TOOLS_PORT,
+    index_dir: Annotated[
+        str | None,
+        typer.Option(help="LanceDB directory of the index (default: the lakehouse's)."),
+    ] = None,
+    table: Annotated[str, typer.Option(help="Index table name.")] = "passages",
+    block_url: Annotated[
+        list[str] | None,
+        typer.Option(help="A URL no call may see (repeatable); added to each call's own."),
+    ] = None,
+    block_doc_id: Annotated[
+        list[str] | None, typer.Option(help="A document id no call may see (repeatable).")
+    ] = None,
+    batch_window_ms: Annotated[
+        float, typer.Option(help="How long a batch waits for concurrent requests.")
+    ] = 2.0,
+    max_batch: Annotated[int, typer.Option(help="Most queries merged into one search.")] = 64,
+) -> None:
+    """Serve the search and visit tools over HTTP for many agents (Ctrl-C stops)."""
+    from lakehouse.errors import UnknownTableError
+    from lakehouse.index.search_index import SearchIndex
+    from lakehouse.index.service import ServiceSettings, check_host, create_app, serve
+    from lakehouse.index.tools import BlockList, page_lookup
+
+    chosen_host = host or "127.0.0.1"
+    check_host(chosen_host, allow_non_loopback=host is not None)
+    store = _lakehouse()
+    directory = Path(index_dir) if index_dir else paths.lancedb_dir(store.root)
+    if not (directory / f"{table}.lance").is_dir():
+        raise SailyardError(
+            f"no search index table {table!r} under {directory}: build it first "
+            "(sailyard materialize --select index) or pass --index-dir"
+        )
+    settings = ServiceSettings(
+        batch_window_ms=batch_window_ms,
+        max_batch_queries=max_batch,
+        block=BlockList(block_url or (), block_doc_id or ()),
+    )
+    index = SearchIndex(directory, table)
+    try:
+        pages = page_lookup(store.read("documents"))
+    except UnknownTableError:
+        pages = None
+        err.print(f"[yellow]no documents table under {store.root}:[/] /visit is off")
+    index.embedder  # noqa: B018 - load the model now, not on the first request
+    err.print(
+        f"serving search{'/visit' if pages else ''} over {directory} ({table} "
+        f"v{index.version}, {index.count():,} passages, {index.embedding_model}) at "
+        f"http://{chosen_host}:{port}"
+    )
+    serve(create_app(index, pages, settings), chosen_host, port, allow_non_loopback=True)
 
 
 def main() -> None:

@@ -2,7 +2,10 @@
 
 `web` runs the whole web group's benchmarks: `web_replay` (recorded crawl ingest, documents
 asset vs a plain loop), `web_crawl` (a live crawl of the Python docs on loopback, extraction
-vs raw trafilatura) and `near_dup` (100,000 documents vs raw datasketch).
+vs raw trafilatura) and `near_dup` (100,000 documents vs raw datasketch). `search` measures
+the index group: bm25/dense/hybrid latency and batching on the corpus and on 100k passages
+against bm25s and exact numpy search, the HTTP tool service, embedding throughput and
+retrieval quality (evaluation/perf/search.py).
 """
 
 from collections.abc import Callable
@@ -18,9 +21,10 @@ __all__ = ["BENCHMARKS", "BenchReport", "Measurement", "run_benchmark"]
 
 @dataclass(frozen=True)
 class Benchmark:
-    run: Callable[[int, Console], BenchReport]
+    run: Callable[..., BenchReport]  # (repeat, console, **options)
     default_repeat: int  # the slow ones default to one repetition
     description: str
+    options: frozenset[str] = frozenset()  # the keyword options `run` takes
 
 
 def _web_replay(repeat: int, console: Console) -> BenchReport:
@@ -41,10 +45,23 @@ def _web_crawl(repeat: int, console: Console) -> BenchReport:
     return run_crawl_benchmark(repeat=repeat, console=console)
 
 
+def _search(repeat: int, console: Console, **options: object) -> BenchReport:
+    from evaluation.perf.search import run_search_benchmark
+
+    return run_search_benchmark(repeat=repeat, console=console, **options)
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "web_replay": Benchmark(_web_replay, 3, "replay ingest; documents asset vs plain loop"),
     "web_crawl": Benchmark(_web_crawl, 1, "crawl the Python docs; extraction vs trafilatura"),
     "near_dup": Benchmark(_near_dup, 3, "near-dup dedup of 100k documents vs datasketch"),
+    "search": Benchmark(
+        _search,
+        1,
+        "search latency, batching, HTTP service, embedding and retrieval quality vs "
+        "bm25s and exact numpy search",
+        frozenset({"root", "benchmark_file", "size"}),
+    ),
 }
 GROUPS = {"web": ("web_replay", "web_crawl", "near_dup")}
 
@@ -57,10 +74,18 @@ def _combined(stage: str, reports: list[BenchReport]) -> BenchReport:
     return combined
 
 
-def run_benchmark(stage: str, repeat: int | None, console: Console) -> BenchReport:
+def run_benchmark(
+    stage: str,
+    repeat: int | None,
+    console: Console,
+    root: str | None = None,
+    **options: object,
+) -> BenchReport:
     """Run one stage's benchmark (or a group's, one after the other).
 
     `repeat=None` uses each benchmark's default; an unknown stage is an error listing them.
+    `options` (None: not given) go to the benchmarks that take them; giving one to a stage
+    that does not is an error. `root` is the lakehouse root, for benchmarks that cache there.
     """
     if stage not in BENCHMARKS and stage not in GROUPS:
         known = ", ".join([*GROUPS, *BENCHMARKS])
@@ -68,9 +93,23 @@ def run_benchmark(stage: str, repeat: int | None, console: Console) -> BenchRepo
     if repeat is not None and repeat < 1:
         raise SailyardError(f"--repeat must be at least 1, got {repeat}")
     names = GROUPS.get(stage, (stage,))
+    given = {name: value for name, value in options.items() if value is not None}
+    for name in names:
+        unknown = sorted(set(given) - BENCHMARKS[name].options)
+        if unknown:
+            flags = ", ".join(
+                "--" + option.replace("_file", "").replace("_", "-") for option in unknown
+            )
+            takers = [key for key, b in BENCHMARKS.items() if set(unknown) <= b.options]
+            raise SailyardError(
+                f"{flags} does not apply to stage {stage!r} (only to: {', '.join(takers)})"
+            )
     reports = []
     for name in names:
         benchmark = BENCHMARKS[name]
         console.print(f"[bold]bench {name}[/]: {benchmark.description}")
-        reports.append(benchmark.run(repeat or benchmark.default_repeat, console))
+        extra = dict(given)
+        if "root" in benchmark.options:
+            extra["root"] = root
+        reports.append(benchmark.run(repeat or benchmark.default_repeat, console, **extra))
     return reports[0] if len(reports) == 1 else _combined(stage, reports)

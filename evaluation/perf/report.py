@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from rich.console import RenderableType
 from rich.table import Table
 
 Result = TypeVar("Result")
@@ -76,3 +77,7 @@ class BenchReport:
             table.caption = "\n".join(self.notes)
             table.caption_justify = "left"
         return table
+
+    def renderables(self) -> list[RenderableType]:
+        """What `sailyard bench` prints: the table (reports with more to show add theirs)."""
+        return [self.table()]

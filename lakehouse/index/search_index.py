@@ -10,24 +10,29 @@ meanwhile, so they are never missed).
 
 `SearchIndex` queries one version of the table: "bm25", "dense" or "hybrid" (reciprocal rank
 fusion of the two ranked lists, done here so the constant and the weights are explicit). A
-batch of queries is embedded in one call and searched as one multi-vector query. Blocked URLs
-and documents are filtered inside the query (prefilter), so they never take a result slot.
+batch of queries is embedded in one call and searched as one multi-vector query, its full-text
+queries concurrently; a hybrid query runs both retrievers concurrently. Blocked URLs and
+documents are filtered inside the query (prefilter), so they never take a result slot.
 """
 
+import asyncio
 import json
 import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import lancedb
 import numpy as np
 import polars as pl
 import pyarrow as pa
 from lancedb.index import FTS, BTree, IvfHnswSq, IvfPq
+from lancedb.table import AsyncTable
 
 from lakehouse.ids import sha256_hex
 from lakehouse.index.embedder import Embedder, default_embedder
@@ -99,6 +104,14 @@ class SearchSettings:
     """Query-time knobs: fusion constant and weights, candidate depth, ANN search effort."""
 
     # Cormack, Clarke & Büttcher (SIGIR 2009): k=60 was near-best across TREC runs.
+    # Measured here (1,000 unique page descriptions → their page, seed 1, on the 11,294
+    # passages of the English summaries; page recall@10 / MRR, as `sailyard bench search`
+    # scores them): bm25 0.881 / 0.674, dense 0.868 / 0.593; hybrid with rrf_k=60 0.919-0.921
+    # / 0.681, rrf_k=20 0.925-0.930 / 0.684, rrf_k=10 0.928-0.934 / 0.688; dense_weight 1.5
+    # lowered MRR at every rrf_k (0.672-0.677); fusion_depth 50 vs 20-30 (which the tool's
+    # unique-doc depth of k × 4 = 40 overrides) changed recall@10 by ≤ 0.006. Hybrid beats
+    # both single modes at every setting, so the cited defaults stay: the gain of a smaller
+    # rrf_k is ~1% of questions on one kind of question.
     rrf_k: int = 60
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
@@ -397,9 +410,63 @@ def optimize_index(
 
 # -- searching -----------------------------------------------------------------------------
 
+# Why queries go through LanceDB's async API, return only row ids, and read the passages'
+# texts from memory (measured here, 2 cores, 101,646 passages, p50 of 200 queries, k=10):
+#   the sync API costs ~3-4 ms more per query than the async one run on the caller's thread
+#   (dense: 8.6 vs 4.2-5.1 ms; even a 30-row table took 6.9 ms sync, 2.6-3.8 ms async);
+#   selecting the text columns costs another 2-4 ms (random reads of each candidate's row):
+#   dense k=50 4.2 ms with row ids only vs 6.0 ms with passage_id alone, hybrid depth 50
+#   15.6 ms with all columns vs 5.3 ms with row ids (dense and BM25 run concurrently).
+# So the hit columns (HIT_COLUMNS, ~60 MB at 100k passages) are loaded once per SearchIndex
+# (0.23 s at 100k) and candidates are mapped to them by row id. Row ids are row addresses of
+# the checked-out version, which a SearchIndex never leaves.
+# Batches: the vectors of a batch are one multi-vector query (64 queries: 0.8 ms/query vs
+# 4-6 ms one at a time); LanceDB has no multi-query full-text search, so a batch's BM25
+# queries are awaited concurrently (64 queries: 2.2-3.2 ms/query vs 6-7 ms one at a time).
+
+
+@dataclass(frozen=True)
+class _Payload:
+    """The hit columns of every row of one table version, ordered by row id: candidates are
+    looked up by position, and only the hits returned become objects."""
+
+    row_ids: np.ndarray  # uint64, sorted
+    columns: dict[str, np.ndarray]  # HIT_COLUMNS as object arrays, aligned with row_ids
+
+    @classmethod
+    def of(cls, arrow: pa.Table) -> "_Payload":
+        arrow = arrow.sort_by("_rowid")
+        return cls(
+            row_ids=arrow.column("_rowid").to_numpy().astype(np.uint64),
+            columns={
+                name: arrow.column(name).to_numpy(zero_copy_only=False) for name in HIT_COLUMNS
+            },
+        )
+
+    def positions(self, ranked: "_Ranked") -> "_Ranked":
+        """(row id, score) pairs as (position, score) pairs."""
+        wanted = np.fromiter((row_id for row_id, _ in ranked), dtype=np.uint64, count=len(ranked))
+        positions = np.searchsorted(self.row_ids, wanted)
+        if len(positions) and (
+            positions.max() >= len(self.row_ids) or (self.row_ids[positions] != wanted).any()
+        ):
+            raise RuntimeError("the index returned a row id outside the version it was opened at")
+        return list(zip(positions.tolist(), (score for _, score in ranked), strict=True))
+
+    def hit(self, position: int, score: float) -> Hit:
+        return Hit(
+            **{name: self.columns[name][position] for name in HIT_COLUMNS}, score=float(score)
+        )
+
+
+_Ranked = list[tuple[int, float]]  # (row id or payload position, score), best first
+
 
 class SearchIndex:
-    """Read-only queries over one version of a built index (the latest unless `version`)."""
+    """Read-only queries over one version of a built index (the latest unless `version`).
+
+    Safe to share between threads: each thread runs its queries on its own event loop.
+    """
 
     def __init__(
         self,
@@ -423,6 +490,11 @@ class SearchIndex:
         self.embedding_model = (
             first.column("embedding_model")[0].as_py() if first.num_rows else None
         )
+        self._local = threading.local()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()  # guards _loops
+        self._payload_lock = threading.Lock()
+        self._payload: _Payload | None = None
 
     def __repr__(self) -> str:
         return f"SearchIndex({str(self.directory)!r}, {self.table_name!r}, v{self.version})"
@@ -442,14 +514,62 @@ class SearchIndex:
     def count(self) -> int:
         return self._table.count_rows()
 
-    # -- the two retrievers, each returning per query a list of (row dict, score) ----------
-    def _dense(self, vectors: np.ndarray, depth: int, where: str | None) -> list[list[dict]]:
+    def close(self) -> None:
+        """Close the event loops the querying threads opened (they are not used again)."""
+        with self._lock:
+            loops, self._loops = self._loops, []
+        for loop in loops:
+            if not loop.is_closed() and not loop.is_running():
+                loop.close()
+        self._local = threading.local()
+
+    # -- running LanceDB's async queries from synchronous code -----------------------------
+    def _thread_state(self) -> tuple[asyncio.AbstractEventLoop, AsyncTable]:
+        state = getattr(self._local, "state", None)
+        if state is None or state[0].is_closed():
+            loop = asyncio.new_event_loop()
+            table = loop.run_until_complete(self._open_async())
+            state = self._local.state = (loop, table)
+            with self._lock:
+                self._loops.append(loop)
+        return state
+
+    async def _open_async(self) -> AsyncTable:
+        table = await (await lancedb.connect_async(self.directory)).open_table(self.table_name)
+        await table.checkout(self.version)
+        return table
+
+    def _run(self, work: Callable[[AsyncTable], Awaitable[Any]]) -> Any:
+        """Await `work(table)` on this thread's loop (from async code: on a helper thread)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            loop, table = self._thread_state()
+            return loop.run_until_complete(work(table))
+        return _helper_pool().submit(self._run, work).result()
+
+    def _rows(self) -> _Payload:
+        with self._payload_lock:
+            if self._payload is None:
+                arrow = self._run(
+                    lambda table: table.query().select(HIT_COLUMNS).with_row_id().to_arrow()
+                )
+                self._payload = _Payload.of(arrow)
+            return self._payload
+
+    # -- the two retrievers, each giving per query a list of (row id, score) ---------------
+    async def _dense(
+        self, table: AsyncTable, vectors: np.ndarray, depth: int, where: str | None
+    ) -> list[_Ranked]:
         if len(vectors) == 0:
             return []
         query = (
-            self._table.search(vectors, vector_column_name=VECTOR_COLUMN)
+            table.query()
+            .nearest_to(vectors if len(vectors) > 1 else vectors[0])
+            .column(VECTOR_COLUMN)
             .distance_type("cosine")
-            .select([*HIT_COLUMNS, "_distance"])
+            .select(["_rowid", "_distance"])
+            .with_row_id()
             .limit(depth)
         )
         if self.vector_index is not None:
@@ -457,44 +577,64 @@ class SearchIndex:
             if self.settings.refine_factor is not None:
                 query = query.refine_factor(self.settings.refine_factor)
         if where:
-            query = query.where(where, prefilter=True)
-        table = query.to_arrow()
-        results: list[list[dict]] = [[] for _ in range(len(vectors))]
-        query_index = (
-            table.column("query_index").to_pylist()
-            if "query_index" in table.column_names
-            else [0] * table.num_rows
+            query = query.where(where)  # a prefilter: LanceDB's default
+        result = await query.to_arrow()
+        positions = (
+            result.column("query_index").to_pylist()
+            if "query_index" in result.column_names
+            else [0] * result.num_rows
         )
-        for position, row in zip(query_index, table.to_pylist(), strict=True):
-            row["score"] = 1.0 - row.pop("_distance")
-            results[position].append(row)
-        for rows in results:
-            rows.sort(key=lambda row: -row["score"])
-        return results
+        ranked: list[_Ranked] = [[] for _ in range(len(vectors))]
+        for position, row_id, distance in zip(
+            positions,
+            result.column("_rowid").to_pylist(),
+            result.column("_distance").to_pylist(),
+            strict=True,
+        ):
+            ranked[position].append((row_id, 1.0 - distance))
+        for rows in ranked:
+            rows.sort(key=lambda pair: -pair[1])
+        return ranked
 
-    def _bm25_one(self, query: str, depth: int, where: str | None) -> list[dict]:
+    async def _bm25_one(
+        self, table: AsyncTable, query: str, depth: int, where: str | None
+    ) -> _Ranked:
         if not query.strip():
             return []
         search = (
-            self._table.search(query, query_type="fts", fts_columns=TEXT_COLUMN)
-            .select([*HIT_COLUMNS, "_score"])
+            table.query()
+            .nearest_to_text(query, columns=TEXT_COLUMN)
+            .select(["_rowid", "_score"])
+            .with_row_id()
             .limit(depth)
         )
         if where:
-            search = search.where(where, prefilter=True)
-        rows = search.to_arrow().to_pylist()
-        for row in rows:
-            row["score"] = row.pop("_score")
-        return rows
+            search = search.where(where)
+        result = await search.to_arrow()
+        row_ids = result.column("_rowid").to_pylist()
+        return list(zip(row_ids, result.column("_score").to_pylist(), strict=True))
 
-    def _bm25(self, queries: Sequence[str], depth: int, where: str | None) -> list[list[dict]]:
-        """LanceDB has no multi-query full-text search: a batch runs on one thread per core
-        (64 queries measured: 317/s on 2 threads vs 225/s on one at 11k passages, 252 vs 229/s
-        at 100k; Lance's full-text search already uses some parallelism of its own)."""
-        if len(queries) == 1:
-            return [self._bm25_one(queries[0], depth, where)]
-        with ThreadPoolExecutor(max_workers=min(len(queries), default_workers())) as pool:
-            return list(pool.map(lambda query: self._bm25_one(query, depth, where), queries))
+    async def _retrieve(
+        self,
+        table: AsyncTable,
+        queries: list[str],
+        vectors: np.ndarray | None,
+        bm25_depth: int | None,
+        dense_depth: int | None,
+        where: str | None,
+    ) -> tuple[list[_Ranked], list[_Ranked]]:
+        """Both retrievers for a batch, concurrently: one multi-vector query and one
+        full-text query per text (LanceDB has no multi-query full-text search)."""
+        none: list[_Ranked] = [[] for _ in queries]
+        work = []
+        if dense_depth is not None and vectors is not None:
+            work.append(self._dense(table, vectors, dense_depth, where))
+        if bm25_depth is not None:
+            work.extend(self._bm25_one(table, query, bm25_depth, where) for query in queries)
+        done = await asyncio.gather(*work)
+        dense = done.pop(0) if dense_depth is not None and vectors is not None else none
+        lexical = list(done) if bm25_depth is not None else none
+        return lexical, dense
 
     def _query_vectors(self, queries: Sequence[str], vectors: np.ndarray | None) -> np.ndarray:
         if vectors is not None:
@@ -535,34 +675,48 @@ class SearchIndex:
             return []
         where = block_filter(block_urls, block_doc_ids)
         wanted = k * self.settings.unique_docs_overfetch if unique_docs else k
-        if mode == "bm25":
-            ranked = self._bm25(queries, wanted, where)
-        elif mode == "dense":
-            ranked = self._dense(self._query_vectors(queries, vectors), wanted, where)
-        else:
-            depth = max(wanted, self.settings.fusion_depth)
-            none: list[list[dict]] = [[] for _ in queries]
-            dense = (
-                self._dense(self._query_vectors(queries, vectors), depth, where)
-                if self.settings.dense_weight
-                else none
+        depth = max(wanted, self.settings.fusion_depth) if mode == "hybrid" else wanted
+        use_bm25 = mode == "bm25" or (mode == "hybrid" and self.settings.bm25_weight > 0)
+        use_dense = mode == "dense" or (mode == "hybrid" and self.settings.dense_weight > 0)
+        query_vectors = self._query_vectors(queries, vectors) if use_dense else None
+        lexical, dense = self._run(
+            lambda table: self._retrieve(
+                table,
+                queries,
+                query_vectors,
+                depth if use_bm25 else None,
+                depth if use_dense else None,
+                where,
             )
-            lexical = self._bm25(queries, depth, where) if self.settings.bm25_weight else none
-            ranked = [self._fuse(*pair) for pair in zip(lexical, dense, strict=True)]
+        )
+        payload = self._rows()
+        if mode == "bm25":
+            ranked = [payload.positions(pairs) for pairs in lexical]
+        elif mode == "dense":
+            ranked = [payload.positions(pairs) for pairs in dense]
+        else:
+            ranked = [
+                self._fuse(payload, payload.positions(bm25), payload.positions(semantic))
+                for bm25, semantic in zip(lexical, dense, strict=True)
+            ]
         blocked_urls, blocked_docs = frozenset(block_urls), frozenset(block_doc_ids)
-        return [_hits(rows, k, unique_docs, blocked_urls, blocked_docs) for rows in ranked]
+        return [
+            _hits(payload, pairs, k, unique_docs, blocked_urls, blocked_docs) for pairs in ranked
+        ]
 
-    def _fuse(self, lexical: list[dict], semantic: list[dict]) -> list[dict]:
-        rows = {row["passage_id"]: row for row in (*semantic, *lexical)}
+    def _fuse(self, payload: _Payload, lexical: _Ranked, semantic: _Ranked) -> _Ranked:
+        """The two ranked lists fused by RRF (ties broken by passage id, as documented)."""
+        passage_ids = payload.columns["passage_id"]
+        position_of = {passage_ids[position]: position for position, _ in (*semantic, *lexical)}
         fused = reciprocal_rank_fusion(
             {
-                "bm25": [row["passage_id"] for row in lexical],
-                "dense": [row["passage_id"] for row in semantic],
+                "bm25": [passage_ids[position] for position, _ in lexical],
+                "dense": [passage_ids[position] for position, _ in semantic],
             },
             {"bm25": self.settings.bm25_weight, "dense": self.settings.dense_weight},
             k=self.settings.rrf_k,
         )
-        return [{**rows[passage_id], "score": score} for passage_id, score in fused]
+        return [(position_of[passage_id], score) for passage_id, score in fused]
 
     def passages_of(self, doc_id: str) -> pl.DataFrame:
         """Every indexed passage of one document with its vector, in chunk order."""
@@ -576,29 +730,38 @@ class SearchIndex:
         return pl.from_arrow(rows).sort("chunk_index")
 
 
+@lru_cache(maxsize=1)
+def _helper_pool() -> ThreadPoolExecutor:
+    """Threads that run searches called from inside a running event loop (async code)."""
+    return ThreadPoolExecutor(max_workers=default_workers(), thread_name_prefix="search-index")
+
+
 def _same_model(query_model_id: str, index_model_id: str) -> bool:
     """Whether two model ids name the same model (the dtype after the last '/' may differ)."""
     return query_model_id.rsplit("/", 1)[0] == index_model_id.rsplit("/", 1)[0]
 
 
 def _hits(
-    rows: list[dict],
+    payload: _Payload,
+    ranked: _Ranked,
     k: int,
     unique_docs: bool,
     blocked_urls: frozenset[str],
     blocked_docs: frozenset[str],
 ) -> list[Hit]:
+    urls, doc_ids = payload.columns["url"], payload.columns["doc_id"]
     hits: list[Hit] = []
     seen_docs: set[str] = set()
-    for row in rows:
+    for position, score in ranked:
+        doc_id = doc_ids[position]
         # The prefilter already excluded these; checked again so a blocked page can never leak.
-        if row["url"] in blocked_urls or row["doc_id"] in blocked_docs:
+        if urls[position] in blocked_urls or doc_id in blocked_docs:
             continue
         if unique_docs:
-            if row["doc_id"] in seen_docs:
+            if doc_id in seen_docs:
                 continue
-            seen_docs.add(row["doc_id"])
-        hits.append(Hit(**{name: row[name] for name in HIT_COLUMNS}, score=float(row["score"])))
+            seen_docs.add(doc_id)
+        hits.append(payload.hit(position, score))
         if len(hits) == k:
             break
     return hits

@@ -9,11 +9,13 @@ Instead of the reference's LLM page summary, `visit` returns the page's own text
 passages most similar to the goal first, in pages of `page_chars` characters.
 
 Both tools honour a `BlockList` (evaluation runs block given pages): blocked pages never
-appear in search results, and visiting one says it is blocked.
+appear in search results, and visiting one says it is blocked. `LocalTools` binds both to
+one index; `lakehouse.index.client.ToolClient` has the same methods over HTTP (`Tools`).
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -26,6 +28,8 @@ from lakehouse.web.urls import normalize_url
 RESULT_SEPARATOR = "\n=======\n"  # between queries or URLs, as the reference tools join them
 SNIPPET_CHARS = 300  # ~ a search engine snippet (two lines); passages are ~450 chars
 PAGE_CHARS = 6000  # ~1,500 tokens of page text per visit call
+MIN_PAGE_CHARS = 200
+NO_QUERY_MESSAGE = "[search] No query given: pass 'query' as a list of non-empty strings."
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ class BlockList:
         return (url is not None and url in self.urls) or (
             doc_id is not None and doc_id in self.doc_ids
         )
+
+    def union(self, other: "BlockList") -> "BlockList":
+        """Everything either list blocks (a service's own list plus one call's)."""
+        return BlockList(self.urls | other.urls, self.doc_ids | other.doc_ids)
 
     def fingerprint(self) -> str:
         """A hash to record beside a benchmark score (empty block list: 'none')."""
@@ -77,7 +85,8 @@ def page_lookup(documents: pl.DataFrame) -> PageLookup:
     return pages.get
 
 
-def _snippet(text: str, limit: int) -> str:
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The passage as a search engine snippet: whitespace collapsed, cut at a word."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -92,12 +101,34 @@ def format_search_results(
     if not hits:
         return f"No results found for '{query}'. Try with a more general query."
     entries = [
-        f"{rank}. [{hit.title}]({hit.url})\n\n{_snippet(hit.text, snippet_chars)}"
+        f"{rank}. [{hit.title}]({hit.url})\n\n{snippet(hit.text, snippet_chars)}"
         for rank, hit in enumerate(hits, start=1)
     ]
     return (
         f"A search for '{query}' found {len(entries)} results:\n\n## Web Results\n"
         + "\n\n".join(entries)
+    )
+
+
+def search_queries(queries: object) -> list[str]:
+    """The queries the `search` tool runs: a string or the non-blank strings of a list
+    (anything else a model wrote in the call is ignored)."""
+    if isinstance(queries, str):
+        queries = [queries]
+    if not isinstance(queries, Sequence):
+        return []
+    return [query for query in queries if isinstance(query, str) and query.strip()]
+
+
+def format_search_output(
+    queries: Sequence[str], results: Sequence[Sequence[Hit]], snippet_chars: int = SNIPPET_CHARS
+) -> str:
+    """The `search` tool's text for the results of `search_queries(...)`."""
+    if not queries:
+        return NO_QUERY_MESSAGE
+    return RESULT_SEPARATOR.join(
+        format_search_results(query, hits, snippet_chars)
+        for query, hits in zip(queries, results, strict=True)
     )
 
 
@@ -110,11 +141,9 @@ def search_tool(
     snippet_chars: int = SNIPPET_CHARS,
 ) -> str:
     """The `search` tool: the top-k pages (one passage each) for every query, as text."""
-    if isinstance(queries, str):
-        queries = [queries]
-    queries = [query for query in queries if isinstance(query, str) and query.strip()]
+    queries = search_queries(queries)
     if not queries:
-        return "[search] No query given: pass 'query' as a list of non-empty strings."
+        return NO_QUERY_MESSAGE
     results = index.search(
         queries,
         mode=mode,
@@ -123,10 +152,7 @@ def search_tool(
         block_doc_ids=sorted(block.doc_ids),
         unique_docs=True,
     )
-    return RESULT_SEPARATOR.join(
-        format_search_results(query, hits, snippet_chars)
-        for query, hits in zip(queries, results, strict=True)
-    )
+    return format_search_output(queries, results, snippet_chars)
 
 
 # -- visit ---------------------------------------------------------------------------------
@@ -249,8 +275,8 @@ def visit_tool(
     `page` (from 0) selects the part of a long page. An unknown or blocked URL gets a
     message saying so in the reference format.
     """
-    if page_chars < 200:
-        raise ValueError(f"page_chars must be at least 200, got {page_chars}")
+    if page_chars < MIN_PAGE_CHARS:
+        raise ValueError(f"page_chars must be at least {MIN_PAGE_CHARS}, got {page_chars}")
     lookup = page_lookup(documents) if isinstance(documents, pl.DataFrame) else documents
     urls = [url] if isinstance(url, str) else list(url)
     if not urls:
@@ -302,3 +328,68 @@ def _visit_one(
         + "\n\n"
         + footer
     )
+
+
+# -- one interface for in-process and HTTP tools -------------------------------------------
+
+
+class Tools(Protocol):
+    """What agent code calls: `LocalTools` (in-process) and `ToolClient` (HTTP, in
+    lakehouse.index.client) both have these methods, so configuration picks one."""
+
+    def search_tool(
+        self,
+        queries: str | Sequence[str],
+        k: int = 10,
+        block: BlockList = NO_BLOCKS,
+        mode: SearchMode = "hybrid",
+        snippet_chars: int = SNIPPET_CHARS,
+    ) -> str: ...
+
+    def visit_tool(
+        self,
+        url: str | Sequence[str],
+        goal: str,
+        page: int = 0,
+        page_chars: int = PAGE_CHARS,
+        block: BlockList = NO_BLOCKS,
+    ) -> str: ...
+
+
+class LocalTools:
+    """The `search` and `visit` tools over an index in this process; `block` is added to
+    every call's own block list (as a tool service's start-up block list is)."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        documents: pl.DataFrame | PageLookup,
+        block: BlockList = NO_BLOCKS,
+    ) -> None:
+        self.index = index
+        self.pages = page_lookup(documents) if isinstance(documents, pl.DataFrame) else documents
+        self.block = block
+
+    def search_tool(
+        self,
+        queries: str | Sequence[str],
+        k: int = 10,
+        block: BlockList = NO_BLOCKS,
+        mode: SearchMode = "hybrid",
+        snippet_chars: int = SNIPPET_CHARS,
+    ) -> str:
+        """`search_tool` on this index."""
+        return search_tool(self.index, queries, k, self.block.union(block), mode, snippet_chars)
+
+    def visit_tool(
+        self,
+        url: str | Sequence[str],
+        goal: str,
+        page: int = 0,
+        page_chars: int = PAGE_CHARS,
+        block: BlockList = NO_BLOCKS,
+    ) -> str:
+        """`visit_tool` on this index and these documents."""
+        return visit_tool(
+            self.index, self.pages, url, goal, page, page_chars, self.block.union(block)
+        )
