@@ -138,6 +138,29 @@ def parse_triples(text: str) -> list[dict[str, str]]:
     return answer["triples"]
 
 
+_YEAR_VALUE = re.compile(r"^(?:c\.\s*)?[0-9]{1,4}(?:\s*(?:BC|BCE|AD|CE))?$")
+_HAS_DIGIT = re.compile(r"[0-9]")
+
+
+def value_fits_type(value: str, object_type: str) -> bool:
+    """Whether a literal object looks like its declared type: a year is a number of at most
+    four digits (with an era), a date, number or quantity has digits (or is written in words
+    the sentence states, e.g. "two million": allowed for numbers and quantities only)."""
+    if object_type == YEAR:
+        return bool(_YEAR_VALUE.match(value))
+    if object_type == DATE:
+        return bool(_HAS_DIGIT.search(value))
+    if object_type in (NUMBER, QUANTITY):
+        return bool(_HAS_DIGIT.search(value)) or bool(_NUMBER_WORDS.search(value.lower()))
+    return True
+
+
+_NUMBER_WORDS = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen)\b"
+)
+
+
 @dataclass(frozen=True)
 class _Sentence:
     sentence_id: str
@@ -195,6 +218,9 @@ def _relations_from_answer(
                 report.note("unknown_object", f"{sentence.sentence_id}: {value!r}")
                 continue
             object_id, value = target[0], target[1] or value
+        elif not value_fits_type(value, triple["object_type"]):
+            report.note("value_type_mismatch", f"{sentence.sentence_id}: {value!r}")
+            continue
         elif value.lower() not in sentence.text.lower():
             report.note("value_not_in_sentence", f"{sentence.sentence_id}: {value!r}")
             continue
