@@ -213,7 +213,7 @@ def relations_asset(
         *relations.phrase_relations(documents, mention_rows, own),
         *relations.page_mention_relations(documents, mention_rows, own),
         *relations.pattern_relations(documents, mention_rows, own, types),
-        *relations.factbook_relations(entity_rows, countries, factbook.source_version()),
+        *relations.factbook_relations(entity_rows, countries, factbook.source_version(), documents),
     ]
     extra: dict[str, object] = {"llm_extractor": "off (set llm_endpoint to enable)"}
     if config.llm_endpoint:

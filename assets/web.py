@@ -56,6 +56,7 @@ class ReplaySourceConfig(dg.Config):
     language: str = "en"
     limit: int | None = None  # None: every record
     sample_seed: int = 0
+    include_factbook: bool = True  # also replay the Factbook's 256 country profiles
 
 
 class HttpSourceConfig(dg.Config):
@@ -115,7 +116,10 @@ def source_settings(config: CrawlConfig) -> sources.SourceSettings:
         return corpus_source.CorpusSettings(tuple(config.corpus.paths), config.corpus.max_records)
     replay_config = config.replay or ReplaySourceConfig()
     return replay.ReplaySettings(
-        replay_config.language, replay_config.limit, replay_config.sample_seed
+        replay_config.language,
+        replay_config.limit,
+        replay_config.sample_seed,
+        replay_config.include_factbook,
     )
 
 

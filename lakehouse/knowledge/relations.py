@@ -30,15 +30,15 @@ import polars as pl
 from lakehouse.ids import stable_id
 from lakehouse.index.chunking import split_sentences
 from lakehouse.knowledge.aliases import normalize_alias, strip_disambiguator
-from lakehouse.knowledge.entities import COUNTRY, LANGUAGE, PERSON, PLACE
+from lakehouse.knowledge.entities import COUNTRY, LANGUAGE, PERSON, PLACE, url_key
 from lakehouse.knowledge.factbook import Country
 from lakehouse.knowledge.mentions import sentence_id
 from lakehouse.tables import RELATIONS
 
 PHRASE_VERSION = "phrase-1"
 PAGE_MENTION_VERSION = "page-mention-1"
-PATTERN_VERSION = "pattern-1"
-CODE_VERSION = f"relations-1+{PHRASE_VERSION}+{PAGE_MENTION_VERSION}+{PATTERN_VERSION}"
+PATTERN_VERSION = "pattern-2"
+CODE_VERSION = f"relations-2+{PHRASE_VERSION}+{PAGE_MENTION_VERSION}+{PATTERN_VERSION}"
 MENTIONS_PREDICATE = "mentions"
 # Below 1: a mention says the pages are related, not how (read with the link's own score).
 PAGE_MENTION_CONFIDENCE = 0.5
@@ -608,30 +608,72 @@ class EntityResolver:
 
 
 def factbook_relations(
-    entities: pl.DataFrame, countries: Sequence[Country], source_version: str
+    entities: pl.DataFrame,
+    countries: Sequence[Country],
+    source_version: str,
+    documents: pl.DataFrame | None = None,
 ) -> list[Relation]:
-    """Capital, borders, languages, population and area of every Factbook country entity."""
+    """Capital, borders, languages, population and area of every Factbook country entity.
+
+    Where `documents` hold the country's Factbook profile (replayed with the embedded
+    default), each fact cites the profile's sentence that states it (`_profile_sentences`):
+    doc id, sentence id and the sentence as evidence, so search can find it; otherwise the
+    evidence names the Factbook field.
+    """
     resolver = EntityResolver(entities)
     entity_of = dict(
         entities.filter(pl.col("factbook_code").is_not_null())
         .select("factbook_code", "entity_id")
         .iter_rows()
     )
+    profiles: dict[str, tuple[str, str]] = {}  # url key → (doc id, text)
+    if documents is not None:
+        for doc_id, url, text in documents.select("doc_id", "url", "text").iter_rows():
+            if url and text:
+                profiles.setdefault(url_key(url), (doc_id, text))
     relations: list[Relation] = []
     for country in sorted(countries, key=lambda c: c.code):
         subject = entity_of.get(country.code)
         if subject is not None:
-            relations.extend(_country_facts(country, subject, resolver, source_version))
+            profile = profiles.get(url_key(country.url))
+            relations.extend(_country_facts(country, subject, resolver, source_version, profile))
     return relations
 
 
+def _profile_sentences(country: Country, doc_id: str, text: str) -> dict[str, tuple[str, str]]:
+    """predicate → (sentence id, sentence) of the profile sentences stating each field
+    (the ones `factbook.key_sentences` writes)."""
+    openings = {
+        "capital": (f"The capital of {country.name} is ", f"{country.name} has "),
+        "borders": (f"{country.name} borders ",),
+        "official_language": ("The official language",),
+        "population": (f"The population of {country.name} is ",),
+        "area": (f"The total area of {country.name} is ",),
+    }
+    found: dict[str, tuple[str, str]] = {}
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        for predicate, prefixes in openings.items():
+            if predicate not in found and sentence.startswith(prefixes):
+                found[predicate] = (sentence_id(doc_id, start), sentence)
+    return found
+
+
 def _country_facts(
-    country: Country, subject: str, resolver: EntityResolver, source_version: str
+    country: Country,
+    subject: str,
+    resolver: EntityResolver,
+    source_version: str,
+    profile: tuple[str, str] | None = None,
 ) -> list[Relation]:
     """The typed edges and attributes of one Factbook country entity."""
     facts: list[Relation] = []
+    doc_id = profile[0] if profile else None
+    cited = _profile_sentences(country, *profile) if profile else {}
 
     def add(predicate, object_type, value, evidence, object_id=None, **extra):
+        sent_id, sentence = cited.get(predicate, (None, None))
+        parents = [doc_id, subject, object_id]
         facts.append(
             Relation(
                 subject_id=subject,
@@ -642,8 +684,10 @@ def _country_facts(
                 extractor="factbook",
                 extractor_version=source_version,
                 confidence=1.0,
-                evidence=f"{country.name}, Factbook field '{predicate}': {evidence}",
-                parents=(subject, object_id) if object_id else (subject,),
+                evidence=sentence or f"{country.name}, Factbook field '{predicate}': {evidence}",
+                doc_id=doc_id,
+                sentence_id=sent_id,
+                parents=tuple(parent for parent in parents if parent),
                 **extra,
             )
         )

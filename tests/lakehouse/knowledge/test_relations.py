@@ -1,9 +1,11 @@
 import polars as pl
 import pytest
 
+from lakehouse.knowledge import factbook
 from lakehouse.knowledge import relations as r
 from lakehouse.knowledge.entities import ENTITY_ROW_SCHEMA
 from lakehouse.knowledge.factbook import Border, Country, Language, load_countries
+from lakehouse.knowledge.mentions import sentence_id
 
 
 @pytest.mark.parametrize(
@@ -250,3 +252,27 @@ def test_own_entity_by_doc():
         [{"entity_id": "ent_a", "doc_id": "doc_a"}, {"entity_id": "ent_b", "doc_id": None}]
     )
     assert r.own_entity_by_doc(entities) == {"doc_a": "ent_a"}
+
+
+def test_factbook_facts_cite_the_sentence_of_the_country_profile_that_states_them():
+    countries, _ = load_countries()
+    france = next(c for c in countries if c.code == "fr")
+    profile = factbook.country_documents([france])[0]
+    documents = pl.DataFrame(
+        {"doc_id": ["doc_fb_fr"], "url": [profile["url"]], "text": [profile["text"]]}
+    )
+    entities = pl.DataFrame(
+        [_entity("ent_fr", "France", "country", factbook_code="fr")], schema=ENTITY_ROW_SCHEMA
+    )
+    found = r.factbook_relations(entities, [france], "v", documents)
+    cited = {x.predicate: x for x in found}
+    assert cited["capital"].evidence == "The capital of France is Paris."
+    assert cited["population"].evidence.startswith("The population of France is ")
+    assert cited["borders"].evidence.startswith("France borders Andorra")
+    for relation in found:
+        assert relation.doc_id == "doc_fb_fr"
+        assert "doc_fb_fr" in relation.parents
+        if relation.sentence_id is not None:
+            start = int(profile["text"].index(relation.evidence))
+            assert relation.sentence_id == sentence_id("doc_fb_fr", start)
+    assert "language" not in cited  # France lists only its official language

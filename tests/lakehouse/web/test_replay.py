@@ -1,5 +1,6 @@
 import json
 
+import polars as pl
 import pytest
 
 from lakehouse.errors import SourceError
@@ -65,7 +66,7 @@ def test_unknown_language_is_an_error_listing_the_available_ones():
 
 def test_the_whole_recorded_english_crawl_replays_without_errors():
     frame = replay.replay_snapshots("all", replay.ReplaySettings())
-    assert frame.height == 10_033
+    assert frame.height == 10_033 + 256  # the articles, then the Factbook's profiles
     assert frame.get_column("error").null_count() == frame.height
     assert frame.get_column("snapshot_id").n_unique() == frame.height
     assert frame.get_column("url").n_unique() == frame.height
@@ -78,3 +79,16 @@ def test_replay_of_a_slice_is_reproducible():
     # the seeded sample spreads over the corpus instead of taking its alphabetical head
     topics = {json.loads(body)["topic"] for body in first.get_column("body")}
     assert len(topics) >= 6
+
+
+def test_factbook_profiles_replay_after_the_articles_at_their_factbook_urls():
+    with_factbook = replay.replay_snapshots("c", replay.ReplaySettings(limit=5))
+    without = replay.replay_snapshots("c", replay.ReplaySettings(limit=5, include_factbook=False))
+    assert without.height == 5
+    profiles = with_factbook.slice(5)
+    assert profiles.height == 256
+    france = profiles.filter(pl.col("url").str.ends_with("/countries/france/"))
+    record = json.loads(france.item(0, "body"))
+    assert record["title"] == "France"
+    assert "The capital of France is Paris." in record["text"]
+    assert france.item(0, "body_ref").endswith(":fr")
