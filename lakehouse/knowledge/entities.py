@@ -28,7 +28,7 @@ from lakehouse.knowledge.factbook import Country
 from lakehouse.tables import ENTITIES
 from lakehouse.web.urls import normalize_url
 
-CODE_VERSION = "entities-1"
+CODE_VERSION = "entities-2"
 ENTITY_ROW_SCHEMA = {**ENTITIES.columns, "parent_ids": pl.List(pl.String)}
 LINK_COLUMNS = ("source_snapshot_id", "url", "text")
 log = logging.getLogger("sailyard.entities")
@@ -342,6 +342,17 @@ def _country_keys(country: Country) -> _CountryKeys:
 MERGEABLE_NON_COUNTRY_TYPES = frozenset({PLACE, ORGANIZATION, None})
 
 
+_CLOSED_YEAR_RANGE = re.compile(
+    r"\(\s*(?:c\.\s*)?\d{1,4}(?:\s*BC)?\s*[–—-]\s*(?:c\.\s*)?\d{1,4}\s*\)"
+)
+
+
+def is_former_state(description: str | None) -> bool:
+    """Whether a page's description dates it with a closed range of years, as Wikipedia's
+    short descriptions do for states that ended ("Country in Eurasia (1922–1991)")."""
+    return bool(description and _CLOSED_YEAR_RANGE.search(description))
+
+
 def match_countries(
     pages: list[PageEntity], countries: list[Country]
 ) -> tuple[dict[str, int], dict[str, str]]:
@@ -366,7 +377,11 @@ def match_countries(
     page_openings = [
         page.opening_keys() if page.entity_type == COUNTRY else set() for page in pages
     ]
-    is_country = [page.entity_type == COUNTRY for page in pages]
+    # A former state ("Country in the Horn of Africa (1270–1974)") is not the country a
+    # Factbook entry describes today, even when its page is the only one naming it.
+    is_country = [
+        page.entity_type == COUNTRY and not is_former_state(page.description) for page in pages
+    ]
     mergeable = [page.entity_type in MERGEABLE_NON_COUNTRY_TYPES for page in pages]
 
     tiers = [

@@ -38,7 +38,7 @@ from lakehouse.tables import RELATIONS
 PHRASE_VERSION = "phrase-1"
 PAGE_MENTION_VERSION = "page-mention-1"
 PATTERN_VERSION = "pattern-2"
-CODE_VERSION = f"relations-2+{PHRASE_VERSION}+{PAGE_MENTION_VERSION}+{PATTERN_VERSION}"
+CODE_VERSION = f"relations-3+{PHRASE_VERSION}+{PAGE_MENTION_VERSION}+{PATTERN_VERSION}"
 MENTIONS_PREDICATE = "mentions"
 # Below 1: a mention says the pages are related, not how (read with the link's own score).
 PAGE_MENTION_CONFIDENCE = 0.5
@@ -594,11 +594,19 @@ class EntityResolver:
                 if key:
                     self._by_key[key].append((entity_id, entity_type, name))
 
-    def resolve(self, name: str, types: Iterable[str | None] = ()) -> tuple[str, str] | None:
+    def resolve(
+        self, name: str, types: Iterable[str | None] = (), exclude: Iterable[str] = ()
+    ) -> tuple[str, str] | None:
         """(entity id, entity name) for `name`: the only candidate, or the only one of the
-        preferred types; None when unknown or still ambiguous."""
+        preferred types, never one of the `exclude`d types; None when unknown or still
+        ambiguous."""
+        excluded = set(exclude)
         for form in dict.fromkeys([name, strip_disambiguator(name)]):
-            candidates = list(dict.fromkeys(self._by_key.get(normalize_alias(form), [])))
+            candidates = [
+                c
+                for c in dict.fromkeys(self._by_key.get(normalize_alias(form), []))
+                if c[1] not in excluded
+            ]
             if len(candidates) == 1:
                 return candidates[0][0], candidates[0][2]
             preferred = [c for c in candidates if c[1] in set(types)]
@@ -693,7 +701,9 @@ def _country_facts(
         )
 
     for capital in country.capitals:
-        target = resolver.resolve(capital, (PLACE,))
+        # A capital is a city: never the country of the same name (Luxembourg, Singapore) or
+        # a country that once bore it (Quito was Ecuador's name under Spain).
+        target = resolver.resolve(capital, (PLACE,), exclude=(COUNTRY,))
         add(
             "capital",
             ENTITY,

@@ -7,6 +7,7 @@ from lakehouse.knowledge.entities import (
     build_entities,
     entity_type_for,
     head_noun,
+    is_former_state,
     opening_names,
     snapshot_links,
 )
@@ -306,3 +307,17 @@ def test_opening_names():
         "Burma, is a country in northwest Southeast Asia."
     )
     assert opening_names(text) == ["Myanmar", "Republic of the Union of Myanmar", "Burma"]
+
+
+@pytest.mark.parametrize(
+    ("description", "former"),
+    [
+        ("Country in the Horn of Africa (1270–1974)", True),
+        ("Country in Eurasia (1922-1991)", True),
+        ("State (27 BC–AD 476)", False),  # "AD" breaks the range: left to the other tiers
+        ("Country in East Africa", False),
+        (None, False),
+    ],
+)
+def test_is_former_state(description, former):
+    assert is_former_state(description) is former

@@ -276,3 +276,25 @@ def test_factbook_facts_cite_the_sentence_of_the_country_profile_that_states_the
             start = int(profile["text"].index(relation.evidence))
             assert relation.sentence_id == sentence_id("doc_fb_fr", start)
     assert "language" not in cited  # France lists only its official language
+
+
+def test_a_capital_never_resolves_to_a_country_of_the_same_name():
+    entities = pl.DataFrame(
+        [
+            _entity("ent_lu", "Luxembourg", "country", factbook_code="lu"),
+            _entity("ent_ec", "Ecuador", "country", ["Quito"], factbook_code="ec"),
+        ],
+        schema=ENTITY_ROW_SCHEMA,
+    )
+    resolver = r.EntityResolver(entities)
+    assert resolver.resolve("Quito", (r.PLACE,)) == ("ent_ec", "Ecuador")
+    assert resolver.resolve("Quito", (r.PLACE,), exclude=(r.COUNTRY,)) is None
+    countries, _ = load_countries()
+    luxembourg = [c for c in countries if c.code in ("lu", "ec")]
+    capitals = [
+        x for x in r.factbook_relations(entities, luxembourg, "v") if x.predicate == "capital"
+    ]
+    assert [(x.object_value, x.object_id) for x in capitals] == [
+        ("Quito", None),
+        ("Luxembourg", None),
+    ]
