@@ -259,7 +259,11 @@ def load_judgements(path: str | os.PathLike[str]) -> list[Judgement]:
     path = Path(path)
     judgements: list[Judgement] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise JudgementFileError(f"cannot read judgement file {path}: {error}") from error
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path.name}:{number}"

@@ -19,7 +19,7 @@ from evaluation.linking_sample import (
     write_judgements,
 )
 from lakehouse import Lakehouse
-from lakehouse.tables import DOCUMENTS, ENTITIES, MENTIONS
+from lakehouse.tables import DOCUMENTS, ENTITIES, MENTIONS, TableSpec
 
 TEXT = "Mercury is a planet. Mercury is also a metal. New Mexico is a state."
 DOCUMENTS_FRAME = pl.DataFrame({"doc_id": ["d1"], "title": ["Planets"], "text": [TEXT]})
@@ -117,7 +117,7 @@ def test_a_sampled_mention_carries_its_sentence_and_entity():
     }
 
 
-def _stamped(frame: pl.DataFrame, spec) -> pl.DataFrame:
+def _stamped(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """`frame` padded with nulls to the table's full schema, lineage columns included."""
     return frame.with_columns(
         pl.lit(None, dtype).alias(name) for name, dtype in spec.schema.items() if name not in frame
@@ -211,3 +211,10 @@ def test_a_line_that_is_not_json_is_an_error(tmp_path: Path):
     path.write_text("{not json\n")
     with pytest.raises(JudgementFileError, match=r"j.jsonl:1: not valid JSON"):
         load_judgements(path)
+
+
+def test_a_missing_file_is_an_error_naming_it(tmp_path: Path, capsys):
+    with pytest.raises(JudgementFileError, match=r"cannot read judgement file .*absent.jsonl"):
+        load_judgements(tmp_path / "absent.jsonl")
+    assert main(["score", str(tmp_path / "absent.jsonl")]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot read judgement file")
