@@ -8,6 +8,7 @@ a `sailyard sql` session holding the old file open is never blocked or broken.
 
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,35 @@ from lakehouse.parquet_io import remove_stale_temp_files
 from lakehouse.tables import TABLES, TableSpec
 
 TABLES_VIEW = "sailyard_tables"  # a view listing every registered table and whether it has data
+
+
+@dataclass(frozen=True)
+class DerivedView:
+    """A view over registered tables, created once all of them are materialized."""
+
+    name: str
+    tables: tuple[str, ...]
+    description: str
+    sql: str
+
+
+DERIVED_VIEWS = (
+    DerivedView(
+        name="qa_stats",
+        tables=("qa_tasks",),
+        description="qa_tasks counted by kind, generator, hops and split, with pass rates",
+        sql="""
+            SELECT kind, generator, hops, coalesce(split, 'failed_check') AS split,
+                   count(*) AS tasks,
+                   round(avg(difficulty), 3) AS mean_difficulty,
+                   round(avg(spec_verified::INT), 4) AS spec_verified,
+                   round(avg(answer_not_in_question::INT), 4) AS answer_not_in_question,
+                   round(avg((duplicate_of IS NULL)::INT), 4) AS not_duplicate,
+                   round(avg(answerable::INT), 4) AS answerable
+            FROM qa_tasks GROUP BY ALL ORDER BY kind, generator, hops, split
+        """,
+    ),
+)
 
 
 def table_glob(root: Path, spec: TableSpec) -> str:
@@ -61,6 +91,12 @@ def refresh_catalog(root: Path) -> Path:
                 connection.execute(
                     f"COMMENT ON VIEW {spec.name} IS {_sql_string(spec.description)}"
                 )
+            for view in DERIVED_VIEWS:
+                if set(view.tables) <= present:
+                    connection.execute(f"CREATE VIEW {view.name} AS {view.sql}")
+                    connection.execute(
+                        f"COMMENT ON VIEW {view.name} IS {_sql_string(view.description)}"
+                    )
             rows = ", ".join(
                 f"({_sql_string(s.name)}, {_sql_string(s.group)}, {_sql_string(s.description)}, "
                 f"{_sql_string(s.id_column)}, {'true' if s.name in present else 'false'})"
