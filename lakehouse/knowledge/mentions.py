@@ -17,8 +17,10 @@ names, or that it names none:
 - `lowercase_proper_name`: a lower-case surface of a name that is always capitalized (a
   person, place, work...) is an ordinary word ("china" the porcelain is not China), unlinked;
 - `inside_longer_name`: a capitalized match glued to another capitalized word ("New
-  [Mexico]", "The [New York] Times", "Caspian [Sea]") is part of a longer name the graph does
-  not know, unlinked. Titles before a name ("King", "Pope") and function words do not count.
+  [Mexico]", "The [New York] Times", "Caspian [Sea]", even on the page's own subject:
+  "[Managua] Department"), or joined to one by "of (the)" ("Kingdom of [Poland]", "[United
+  States] of Indonesia"), is part of a longer name the graph does not know, unlinked. Titles
+  ("King", "Pope", "Queen of France") and function words do not count.
 """
 
 import bisect
@@ -46,7 +48,7 @@ from lakehouse.knowledge.entities import (
 from lakehouse.knowledge.match_text import match_key, match_text, pattern_for
 from lakehouse.tables import MENTIONS
 
-CODE_VERSION = "mentions-1"
+CODE_VERSION = "mentions-2"
 MENTION_ROW_SCHEMA = {**MENTIONS.columns, "parent_ids": pl.List(pl.String)}
 log = logging.getLogger("sailyard.mentions")
 
@@ -70,11 +72,16 @@ TITLE_WORDS = _words(
     """
     king queen pope president emperor empress saint st sir dr general prince princess duke
     duchess lord lady tsar czar sultan caliph pharaoh chancellor admiral captain bishop
-    archbishop cardinal professor mr mrs ms
+    archbishop cardinal professor mr mrs ms shah emir khan earl baron count countess marquess
+    viceroy governor minister
     """
 )
 _WORD_BEFORE = re.compile(r"([\w'’-]+) $")
 _WORD_AFTER = re.compile(r"^ ([\w'’-]+)")
+# Names joined by "of (the)": "Kingdom of [Poland]", "Sea of [Japan]", "[United States] of
+# Indonesia". A title before "of" ("Queen of France") names a person of that country.
+_OF_BEFORE = re.compile(r"([\w'’-]+) of (?:the )?$")
+_OF_AFTER = re.compile(r"^ of (?:the )?([\w'’-]+)")
 # Types whose names are proper nouns, capitalized wherever they are written.
 PROPER_NAME_TYPES = frozenset({PERSON, PLACE, COUNTRY, ORGANIZATION, WORK, EVENT})
 DESCRIPTION_OPENING_CHARS = 300  # the first sentence or two of an entity's page
@@ -190,14 +197,19 @@ def _is_name_word(word: str | None) -> bool:
 
 
 def inside_longer_name(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] is glued (by one space) to a capitalized name word."""
+    """Whether text[start:end] is glued (by one space, or by "of (the)") to a capitalized
+    name word: "New [Mexico]", "Kingdom of [Poland]", "[United States] of Indonesia"."""
     if not text[start : start + 1].isupper():
         return False
-    before = _WORD_BEFORE.search(text, max(0, start - 40), start)
-    after = _WORD_AFTER.match(text[end : end + 40])
-    return _is_name_word(before.group(1) if before else None) or _is_name_word(
-        after.group(1) if after else None
-    )
+    window_start = max(0, start - 40)
+    following = text[end : end + 40]
+    neighbours = [
+        _WORD_BEFORE.search(text, window_start, start),
+        _WORD_AFTER.match(following),
+        _OF_BEFORE.search(text, window_start, start),
+        _OF_AFTER.match(following),
+    ]
+    return any(_is_name_word(found.group(1)) for found in neighbours if found)
 
 
 def matches_in_text(doc_id: str, text: str, index: AliasIndex) -> list[SurfaceMatch]:
@@ -305,12 +317,13 @@ def link_mentions(
     for position, match in enumerate(matches):
         candidates = index.candidates[match.key]
         own = own_entity.get(match.doc_id)
+        if match.inside_longer_name:  # before `self`: "[Managua] Department" on Managua's page
+            guess = own if own in candidates else candidates[0]
+            decisions[position] = Decision(None, guess, 0.0, INSIDE_LONGER_NAME)
+            continue
         if own in candidates:
             decisions[position] = Decision(own, own, 1.0, SELF)
             popularity[own] += 1
-            continue
-        if match.inside_longer_name:
-            decisions[position] = Decision(None, candidates[0], 0.0, INSIDE_LONGER_NAME)
             continue
         if match.surface.islower() and all(
             index.entity_types.get(entity_id) in PROPER_NAME_TYPES

@@ -97,6 +97,11 @@ def test_matches_are_whole_words_with_exact_spans_and_sentences():
         ("King Henry ruled.", "Henry", False),  # a title before a name does not count
         ("In Mexico it rains.", "Mexico", False),  # a function word does not count
         ("Vietnam. Mexico is far.", "Mexico", False),  # the sentence before does not count
+        ("It joined the Kingdom of Poland.", "Poland", True),  # names joined by "of"
+        ("It lies in the Sea of Japan.", "Japan", True),
+        ("the Republic of the United States of Indonesia", "United States", True),
+        ("The Queen of France arrived.", "France", False),  # a title of a country's person
+        ("The history of France is long.", "France", False),
     ],
 )
 def test_inside_longer_name(text, surface, inside):
@@ -151,3 +156,18 @@ def test_common_word_shares_ignore_sentence_starts_and_rare_keys():
     shares = m.common_word_shares(m.find_surface_matches(docs, index), 3)
     assert shares == {"empire": pytest.approx(2 / 3)}
     assert m.common_word_shares(m.find_surface_matches(docs, index), 4) == {}
+
+
+def test_the_pages_own_name_inside_a_longer_name_is_not_a_self_link():
+    entities = pl.DataFrame(
+        [_entity("ent_managua", "Managua", entity_type="place", doc_id="doc_managua")],
+        schema=ENTITY_ROW_SCHEMA,
+    )
+    docs = _docs(
+        ("doc_managua", "Managua", "Managua is a city. It is the seat of Managua Department.")
+    )
+    frame = m.build_mentions(docs, entities, default_embedder().encode)
+    assert frame.sort("start_char").select("method", "entity_id", "best_candidate_id").rows() == [
+        (m.SELF, "ent_managua", "ent_managua"),
+        (m.INSIDE_LONGER_NAME, None, "ent_managua"),
+    ]
