@@ -74,6 +74,7 @@ class KnowledgeGraph:
     evidence: dict[str, Evidence] = field(default_factory=dict)  # relation id → source
     relation_entities: dict[str, tuple[str, ...]] = field(default_factory=dict)  # its ends
     predicate_of: dict[str, str] = field(default_factory=dict)  # relation id → predicate
+    by_type: dict[str | None, frozenset[str]] = field(default_factory=dict)
     # (subject, predicate) → entity-object rows, resolved to a known entity or not
     edge_totals: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -161,6 +162,10 @@ class KnowledgeGraph:
             graph.url_of[entity_id] = url
             graph.aliases[entity_id] = list(aliases or [])
         known = set(graph.names)
+        members: dict[str | None, set[str]] = defaultdict(set)
+        for entity_id, entity_type in graph.types.items():
+            members[entity_type].add(entity_id)
+        graph.by_type = {key: frozenset(value) for key, value in members.items()}
         objects: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
         subjects: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
         facts: dict[tuple[str, str], list[Fact]] = defaultdict(list)

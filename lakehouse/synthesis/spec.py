@@ -215,6 +215,8 @@ def _where(spec: Spec, graph: KnowledgeGraph) -> Result:
     if "of" in spec:
         inner = _set(spec["of"], graph)
         candidates, support = inner.entities, dict(inner.support)
+    elif spec.get("type") is not None:
+        candidates, support = graph.by_type.get(spec["type"], frozenset()), {}
     else:
         candidates, support = frozenset(graph.names), {}
     entity_type = spec.get("type")

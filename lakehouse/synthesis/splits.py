@@ -5,12 +5,12 @@ the answer). The rule: no entity of a test task appears in any dev or train task
 entity of a dev task in any train task. Tasks that would break it belong to no split
 (`OVERLAP`): they stay in the table, marked, and are used by neither.
 
-Choosing the held-out tasks decides how many tasks the rule costs: a test task about a hub
-(France, with its eight neighbours) would exclude every other task naming any of them.
-`assign_splits` therefore picks held-out tasks greedily by cost — the number of *other*
-tasks its not-yet-held-out entities appear in — kind by kind in turn, so the test split
-keeps the mix of kinds and hops, ties broken by a seeded hash, until each split reaches
-its share of tasks.
+Choosing the held-out tasks decides how many tasks the rule costs: test tasks drawn at
+random from a dense graph (256 countries, each bordering several) would hold out nearly
+every country and leave no train task. `assign_splits` instead grows the held-out entities
+as a region (`_pick`): kind by kind, it takes the tasks that add the rarest entities, and
+every task whose entities are already all held out, until each kind reaches its share;
+ties are broken by a seeded hash.
 """
 
 import heapq
@@ -38,17 +38,45 @@ class SplitTask:
 def _pick(
     tasks: Sequence[SplitTask], share: float, seed: int, frequency: Counter
 ) -> tuple[set[str], set[str]]:
-    """(task ids, their entities) of a held-out split of about `share` of `tasks`."""
-    target = round(share * len(tasks))
+    """(task ids, their entities) of a held-out split of about `share` of each kind.
+
+    The held-out entities H grow as a region. The kind furthest below its quota picks its
+    task that adds the rarest entities (the smallest total task frequency of its entities
+    not yet in H), pulling them into H; every task whose entities are then all in H joins
+    for free, whatever its kind (left out, it would be lost to the overlap). Borders,
+    capitals and comparisons stay within a neighbourhood, so a region's own tasks fill the
+    split before many outside tasks are touched.
+    """
     by_kind: dict[str, list[SplitTask]] = defaultdict(list)
     for task in tasks:
         by_kind[task.kind].append(task)
-    quotas = {kind: round(share * len(members)) for kind, members in by_kind.items()}
+    quotas = {kind: max(1, round(share * len(members))) for kind, members in by_kind.items()}
+    outside = {task.task_id: len(task.entities) for task in tasks}
+    tasks_of: dict[str, list[SplitTask]] = defaultdict(list)
+    for task in tasks:
+        for entity in task.entities:
+            tasks_of[entity].append(task)
     held: set[str] = set()
     entities: set[str] = set()
+    taken: Counter = Counter()
 
     def cost(task: SplitTask) -> int:
         return sum(frequency[e] for e in task.entities - entities)
+
+    def hold(task: SplitTask) -> None:
+        pending = [task]
+        while pending:
+            joining = pending.pop()
+            if joining.task_id in held:
+                continue
+            held.add(joining.task_id)
+            taken[joining.kind] += 1
+            for entity in sorted(joining.entities - entities):
+                entities.add(entity)
+                for other in tasks_of[entity]:
+                    outside[other.task_id] -= 1
+                    if outside[other.task_id] == 0:
+                        pending.append(other)
 
     heaps = {
         kind: [(cost(t), sha256_hex(f"{seed}\x1f{t.task_id}"), t) for t in members]
@@ -56,23 +84,19 @@ def _pick(
     }
     for heap in heaps.values():
         heapq.heapify(heap)
-    taken = Counter()
-    while len(held) < target and any(heaps.values()):
-        for kind in sorted(heaps):
-            heap = heaps[kind]
-            if taken[kind] >= quotas[kind] or not heap:
-                continue
-            while heap:  # lazy: a cost may have dropped as entities joined the split
-                stale, tie, task = heapq.heappop(heap)
-                fresh = cost(task)
-                if fresh == stale or not heap or fresh <= heap[0][0]:
-                    held.add(task.task_id)
-                    entities |= task.entities
-                    taken[kind] += 1
-                    break
-                heapq.heappush(heap, (fresh, tie, task))
-        if all(taken[kind] >= quotas[kind] or not heaps[kind] for kind in heaps):
+    while True:
+        behind = [k for k in sorted(heaps) if taken[k] < quotas[k] and heaps[k]]
+        if not behind:
             break
+        heap = heaps[min(behind, key=lambda k: (taken[k] / quotas[k], k))]
+        stale, order, task = heapq.heappop(heap)
+        if task.task_id in held:
+            continue
+        fresh = cost(task)
+        if fresh < stale and heap and fresh > heap[0][0]:
+            heapq.heappush(heap, (fresh, order, task))  # its cost fell: re-rank it
+            continue
+        hold(task)
     return held, entities
 
 

@@ -4,7 +4,8 @@
   stored answer and no other entity satisfies it (tasks.finalize already refuses drafts
   that fail; running it again on the stored JSON proves the stored spec is the one checked).
 - `answer_not_in_question`: neither the answer nor any of its aliases (or, for a set task,
-  any member's name) appears in the question as whole words.
+  any member's name) appears in the question as whole words, except as one of the options
+  of a choice (comparative tasks).
 - `duplicate_of`: a question that, after normalization, shares at least
   `NEAR_DUPLICATE_JACCARD` of its words with an earlier task of the same answer is a near
   duplicate; the first task (by id) is kept.
@@ -24,7 +25,7 @@ import polars as pl
 from lakehouse.index.chunking import split_sentences
 from lakehouse.knowledge.mentions import sentence_id
 from lakehouse.synthesis.graph import KnowledgeGraph
-from lakehouse.synthesis.spec import execute
+from lakehouse.synthesis.spec import constants, execute
 from lakehouse.synthesis.tasks import SET, Task
 
 NEAR_DUPLICATE_JACCARD = 0.85
@@ -51,7 +52,15 @@ def _words(text: str) -> list[str]:
 
 
 def mentions_answer(question: str, task: Task, graph: KnowledgeGraph) -> bool:
-    """Whether the question names the answer (or an alias, or a member of an answer set)."""
+    """Whether the question names the answer (or an alias, or a member of an answer set).
+
+    A choice among given options ("Which has the larger area: Chad or Niger?") names its
+    answer by design: an answer entity that is one of two or more constants of the spec is
+    one of the options, and is not a leak.
+    """
+    given = constants(task.draft.spec)
+    if len(given) >= 2 and set(task.answer_entity_ids) <= set(given):
+        return False
     names = [task.answer, *task.answer_aliases]
     names += [graph.name(e) for e in task.answer_entity_ids]
     padded = f" {' '.join(_words(question))} "
@@ -149,10 +158,11 @@ def evidence_passages(task: Task, graph: KnowledgeGraph, locator: PassageLocator
 
 
 def task_queries(task: Task, graph: KnowledgeGraph) -> list[str]:
-    """The question, then one query per evidence relation: "subject predicate object" with
-    the names a solver has once the hop before is resolved (the answer itself is never in a
-    query: it is what the hop finds)."""
-    queries = [task.draft.question]
+    """The queries after the question: one per evidence relation, "subject predicate object"
+    with the names a solver has once the hop before is resolved (an answer entity is never
+    in a query: it is what the hop finds), and, for a traversal, each page on the path by
+    its title (a solver who followed the link has the page)."""
+    queries = []
     answers = set(task.answer_entity_ids)
     for relation_id in task.evidence_relation_ids:
         ends = graph.relation_entities.get(relation_id, ())
@@ -160,7 +170,8 @@ def task_queries(task: Task, graph: KnowledgeGraph) -> list[str]:
         words = [graph.name(e) for e in ends if e not in answers]
         if words:
             queries.append(" ".join([words[0], predicate.replace("_", " "), *words[1:]]))
-    return list(dict.fromkeys(queries))
+    queries += [graph.name(page) for page in task.draft.gold_path if page not in answers]
+    return [q for q in dict.fromkeys(queries) if q != task.draft.question]
 
 
 def answerability(
@@ -172,19 +183,34 @@ def answerability(
     batch_size: int = 256,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, tuple[int, int]]:
-    """task id → (evidence passages found in some query's top k, evidence passages)."""
-    queries_of = {task.task_id: task_queries(task, graph) for task in tasks}
-    unique = sorted({q for queries in queries_of.values() for q in queries})
+    """task id → (evidence passages found in some query's top k, evidence passages).
+
+    Two rounds keep the searches few: every question first; then the hop queries
+    (`task_queries`) of the tasks whose question alone did not reach all their evidence.
+    """
     hits: dict[str, frozenset[str]] = {}
-    for start in range(0, len(unique), batch_size):
-        batch = unique[start : start + batch_size]
-        for query, found in zip(batch, search(batch, k), strict=True):
-            hits[query] = frozenset(found)
-        if progress:
-            progress(min(start + batch_size, len(unique)), len(unique))
-    result = {}
-    for task in tasks:
-        wanted = evidence.get(task.task_id, [])
-        reached = frozenset().union(*(hits[q] for q in queries_of[task.task_id]))
-        result[task.task_id] = (sum(p in reached for p in wanted), len(wanted))
-    return result
+
+    def run(queries: set[str]) -> None:
+        pending = sorted(queries - set(hits))
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start : start + batch_size]
+            for query, found in zip(batch, search(batch, k), strict=True):
+                hits[query] = frozenset(found)
+            if progress:
+                progress(min(start + batch_size, len(pending)), len(pending))
+
+    run({task.draft.question for task in tasks})
+    reached = {task.task_id: set(hits[task.draft.question]) for task in tasks}
+    unfinished = [t for t in tasks if not set(evidence.get(t.task_id, [])) <= reached[t.task_id]]
+    hop_queries = {task.task_id: task_queries(task, graph) for task in unfinished}
+    run({query for queries in hop_queries.values() for query in queries})
+    for task_id, queries in hop_queries.items():
+        for query in queries:
+            reached[task_id] |= hits[query]
+    return {
+        task.task_id: (
+            sum(p in reached[task.task_id] for p in evidence.get(task.task_id, [])),
+            len(evidence.get(task.task_id, [])),
+        )
+        for task in tasks
+    }

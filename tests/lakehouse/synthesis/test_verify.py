@@ -87,12 +87,12 @@ def test_answerability_needs_every_evidence_passage_in_some_querys_top_k(graph):
         "Which city is the capital of the country that borders Portugal?",
     )
     queries = verify.task_queries(task, graph)
-    assert queries == [
-        "Which city is the capital of the country that borders Portugal?",
-        "Spain borders Portugal",
-        "Spain capital",  # the answer is never in a query
-    ]
-    index = {"Spain borders Portugal": ["psg_borders"], "Spain capital": ["psg_other"]}
+    assert queries == ["Spain borders Portugal", "Spain capital"]  # never the answer
+    index = {
+        task.draft.question: ["psg_borders"],
+        "Spain borders Portugal": ["psg_borders"],
+        "Spain capital": ["psg_other"],
+    }
     seen = []
 
     def search(batch, k):
@@ -100,6 +100,24 @@ def test_answerability_needs_every_evidence_passage_in_some_querys_top_k(graph):
         return [index.get(query, []) for query in batch]
 
     evidence = {task.task_id: ["psg_borders", "psg_capital"]}
-    found = verify.answerability([task], evidence, graph, search, k=5)
-    assert found == {task.task_id: (1, 2)}
-    assert seen == [(tuple(sorted(queries)), 5)]
+    assert verify.answerability([task], evidence, graph, search, k=5) == {task.task_id: (1, 2)}
+    # The question first; the hop queries only because it did not reach everything.
+    assert seen == [((task.draft.question,), 5), (tuple(sorted(queries)), 5)]
+    index["Spain capital"] = ["psg_capital"]
+    seen.clear()
+    assert verify.answerability([task], evidence, graph, search, k=5) == {task.task_id: (2, 2)}
+    evidence_in_question = {task.task_id: ["psg_borders"]}
+    seen.clear()
+    assert verify.answerability([task], evidence_in_question, graph, search) == {
+        task.task_id: (1, 1)
+    }
+    assert len(seen) == 1  # no second round needed
+
+
+def test_a_choice_names_its_answer_among_the_options_without_leaking(graph):
+    choice = S.extreme("area", S.either(S.entity("fr"), S.entity("es")))
+    question = "Which has the larger area: France or Spain?"
+    task = _task(graph, choice, ENTITY, frozenset(["fr"]), question)
+    assert not verify.mentions_answer(question, task, graph)
+    lookup = _task(graph, S.edge("capital", S.entity("paris")), ENTITY, frozenset(["fr"]), "Q?")
+    assert verify.mentions_answer("Is it France?", lookup, graph)
