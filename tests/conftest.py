@@ -44,7 +44,9 @@ def build_replayed_lakehouse(lakehouse: Lakehouse, limit: int, run_id: str = "te
 
     run = RunStamp.now(run_id, "v1")
     lakehouse.write(
-        "web_snapshots", stamp(replay_snapshots("c1", ReplaySettings(limit=limit)), run), "c1"
+        "web_snapshots",
+        stamp(replay_snapshots("c1", ReplaySettings(limit=limit, include_factbook=False)), run),
+        "c1",
     )
     built = build_documents(lakehouse.read("web_snapshots"), QualitySettings())
     lakehouse.write("documents", stamp(built.documents, run))

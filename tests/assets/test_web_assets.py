@@ -8,7 +8,9 @@ from assets.web import extract_documents, web_snapshots
 from dagster_project.resources import LakehouseResource
 from lakehouse import Lakehouse
 
-SLICE = {"ops": {"web_snapshots": {"config": {"replay": {"limit": 120}}}}}
+SLICE = {
+    "ops": {"web_snapshots": {"config": {"replay": {"limit": 120, "include_factbook": False}}}}
+}
 
 
 def materialize_web(instance, home, selection, partition=None, run_config=None):
