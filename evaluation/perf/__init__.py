@@ -5,7 +5,9 @@ asset vs a plain loop), `web_crawl` (a live crawl of the Python docs on loopback
 vs raw trafilatura) and `near_dup` (100,000 documents vs raw datasketch). `search` measures
 the index group: bm25/dense/hybrid latency and batching on the corpus and on 100k passages
 against bm25s and exact numpy search, the HTTP tool service, embedding throughput and
-retrieval quality (evaluation/perf/search.py).
+retrieval quality (evaluation/perf/search.py). `linking` crawls the Python docs on loopback
+and scores entity linking (`build_mentions`) against the site's own hyperlinks, with a
+no-context baseline on the same matches (evaluation/perf/linking.py).
 """
 
 from collections.abc import Callable
@@ -45,6 +47,12 @@ def _web_crawl(repeat: int, console: Console) -> BenchReport:
     return run_crawl_benchmark(repeat=repeat, console=console)
 
 
+def _linking(repeat: int, console: Console) -> BenchReport:
+    from evaluation.perf.linking import run_linking_benchmark
+
+    return run_linking_benchmark(repeat=repeat, console=console)
+
+
 def _search(repeat: int, console: Console, **options: object) -> BenchReport:
     from evaluation.perf.search import run_search_benchmark
 
@@ -61,6 +69,9 @@ BENCHMARKS: dict[str, Benchmark] = {
         "search latency, batching, HTTP service, embedding and retrieval quality vs "
         "bm25s and exact numpy search",
         frozenset({"root", "benchmark_file", "size"}),
+    ),
+    "linking": Benchmark(
+        _linking, 1, "entity linking P/R against the Python docs' links vs a no-context linker"
     ),
 }
 GROUPS = {"web": ("web_replay", "web_crawl", "near_dup")}
