@@ -5,6 +5,7 @@ import dagster as dg
 from assets.index import passages, search_index_asset
 from assets.knowledge import entities, graph_stats_asset, mentions_asset, relations_asset
 from assets.partitions import CRAWLS
+from assets.synthesis import qa_tasks
 from assets.web import WEB_SNAPSHOTS_KEY, extract_documents, web_snapshots
 from dagster_project.console_log import concise_console
 from dagster_project.profiles import PROFILES, run_config
@@ -19,6 +20,7 @@ ASSETS = [
     graph_stats_asset,
     passages,
     search_index_asset,
+    qa_tasks,
 ]
 
 # Crawls are partitioned and everything downstream reads all crawls at once, so the graph

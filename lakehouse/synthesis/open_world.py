@@ -27,6 +27,7 @@ from lakehouse.synthesis.verbalize import (
     CLAUSES,
     COMPARATIVES,
     SUPERLATIVES,
+    SYMMETRIC_PREDICATES,
     TEMPLATE_VERSION,
     YEAR_QUESTIONS,
     Verbalizer,
@@ -156,7 +157,7 @@ def _unique_steps(graph: KnowledgeGraph, entity_id: str) -> list[tuple[str, str,
         if len(objects) == 1 and graph.is_complete(entity_id, predicate):
             steps.append((predicate, "objects", next(iter(objects))))
         subjects = graph.subjects_of(predicate, entity_id)
-        if len(subjects) == 1:
+        if len(subjects) == 1 and predicate not in SYMMETRIC_PREDICATES:
             steps.append((predicate, "subjects", next(iter(subjects))))
     return steps
 

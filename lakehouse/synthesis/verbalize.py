@@ -15,11 +15,15 @@ from collections.abc import Mapping
 from lakehouse.synthesis.graph import KnowledgeGraph
 from lakehouse.synthesis.spec import Spec
 
-TEMPLATE_VERSION = "templates-1"
+TEMPLATE_VERSION = "templates-2"
+# Relations that read the same both ways: generators ask them from one side only.
+SYMMETRIC_PREDICATES = frozenset({"borders"})
 
 # predicate → (clause about u when (u, p, x): "subjects", clause about v when (x, p, v): "objects")
 CLAUSES: dict[str, tuple[str, str]] = {
-    "borders": ("borders {x}", "is bordered by {x}"),
+    # Borders are symmetric (the Factbook lists each border on both countries' pages), so
+    # both directions read the same.
+    "borders": ("borders {x}", "borders {x}"),
     "bordered by": ("is bordered by {x}", "borders {x}"),
     "capital": ("has {x} as its capital", "is the capital of {x}"),
     "capital of": ("is the capital of {x}", "has {x} as its capital"),

@@ -18,7 +18,14 @@ from lakehouse.synthesis import spec as S
 from lakehouse.synthesis.graph import KnowledgeGraph
 from lakehouse.synthesis.spec import Spec
 from lakehouse.synthesis.tasks import ENTITY, Rejected, TaskDraft, finalize
-from lakehouse.synthesis.verbalize import CLAUSES, TEMPLATE_VERSION, Verbalizer, noun, type_of
+from lakehouse.synthesis.verbalize import (
+    CLAUSES,
+    SYMMETRIC_PREDICATES,
+    TEMPLATE_VERSION,
+    Verbalizer,
+    noun,
+    type_of,
+)
 
 GENERATOR = "webshaper"
 VERSION = f"webshaper-1+{TEMPLATE_VERSION}"
@@ -33,6 +40,8 @@ def clues(graph: KnowledgeGraph, target: str) -> list[Spec]:
     for predicate in CLAUSES:
         for obj in graph.objects_of(target, predicate):
             found.append(S.edge(predicate, S.entity(obj), "subjects"))
+        if predicate in SYMMETRIC_PREDICATES:
+            continue  # the same clue as above, read from the other side
         for subject in graph.subjects_of(predicate, target):
             found.append(S.edge(predicate, S.entity(subject), "objects"))
     return found

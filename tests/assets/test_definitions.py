@@ -47,6 +47,16 @@ def test_asset_graph_snapshot():
         "graph_stats": ("knowledge", ["entities", "mentions", "relations"], []),
         "passages": ("index", ["documents"], ["offsets_match_document_text"]),
         "search_index": ("index", ["passages"], []),
+        "qa_tasks": (
+            "synthesis",
+            ["documents", "entities", "passages", "relations", "search_index"],
+            [
+                "answerable_through_search",
+                "answers_not_in_questions",
+                "specs_reexecute",
+                "splits_disjoint_by_entity",
+            ],
+        ),
     }
 
 
