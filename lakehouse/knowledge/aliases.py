@@ -41,6 +41,11 @@ _NON_WORD = re.compile(r"[^\w.]+|_+")  # periods left after _NON_DECIMAL_PERIOD 
 _WHITESPACE = re.compile(r"\s+")
 _TRAILING_PARENTHETICAL = re.compile(r"^(?P<head>.*\S)\s*\([^()]*\)$")
 _LEADING_THE = re.compile(r"^The\s+(?=\S)")
+# Documentation-site titles: a heading mark ("¶"), a section number ("3.2. Built-in
+# Types"), and a name before a dash-separated tagline ("os.path — Common pathname ...").
+_HEADING_MARKS = "¶§#"
+_SECTION_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?\s+(?=\S)")
+_TAGLINE = re.compile(r"\s+[—–]\s+")
 _ENUMERATION = re.compile(r"\s(?:and|or)\s|&")
 # Lower-case words that belong to personal names ("Vasco da Gama", "Ludwig van Beethoven").
 NAME_PARTICLES = _word_set(
@@ -170,12 +175,14 @@ def safe_comma_head(title: str) -> str | None:
 def title_aliases(title: str) -> list[str]:
     """Name variants of a page title, the title first, without repeats, in a fixed order.
 
-    The title; its parenthetical-stripped form; the safe comma head (`safe_comma_head`);
-    each of those without a leading "The" ("The Beatles" → "Beatles"); then the
-    accent-folded spelling of every variant that has accents ("Jürgen Habermas" →
-    "Jurgen Habermas"). Empty titles give no aliases.
+    The title (without a trailing heading mark "¶"); without a leading section number
+    ("3.2. Built-in Types" → "Built-in Types"); the name before a dash-separated tagline
+    ("os.path — Common pathname manipulations" → "os.path"); its parenthetical-stripped
+    form; the safe comma head (`safe_comma_head`); each of those without a leading "The"
+    ("The Beatles" → "Beatles"); then the accent-folded spelling of every variant that has
+    accents ("Jürgen Habermas" → "Jurgen Habermas"). Empty titles give no aliases.
     """
-    base = clean_surface(title)
+    base = clean_surface(title).rstrip(_HEADING_MARKS).rstrip()
     variants: list[str] = []
 
     def add(form: str | None) -> None:
@@ -183,6 +190,10 @@ def title_aliases(title: str) -> list[str]:
             variants.append(form)
 
     add(base)
+    unnumbered = _SECTION_NUMBER.sub("", base)
+    add(unnumbered)
+    if _TAGLINE.search(unnumbered):
+        add(_TAGLINE.split(unnumbered, maxsplit=1)[0])
     stripped = strip_disambiguator(base)
     add(stripped)
     add(safe_comma_head(stripped))

@@ -36,7 +36,7 @@ import polars as pl
 
 from lakehouse.ids import stable_id
 from lakehouse.index.chunking import split_sentences
-from lakehouse.knowledge.aliases import GENERIC_WORDS, is_generic_alias
+from lakehouse.knowledge.aliases import GENERIC_WORDS, is_generic_alias, title_aliases
 from lakehouse.knowledge.entities import (
     COUNTRY,
     EVENT,
@@ -48,7 +48,7 @@ from lakehouse.knowledge.entities import (
 from lakehouse.knowledge.match_text import match_key, match_text, pattern_for
 from lakehouse.tables import MENTIONS
 
-CODE_VERSION = "mentions-2"
+CODE_VERSION = "mentions-3"
 MENTION_ROW_SCHEMA = {**MENTIONS.columns, "parent_ids": pl.List(pl.String)}
 log = logging.getLogger("sailyard.mentions")
 
@@ -114,6 +114,9 @@ class AliasIndex:
     candidates: dict[str, tuple[str, ...]]  # alias key → entity ids, sorted
     entity_types: dict[str, str | None]
     capitalized_keys: frozenset[tuple[str, str]]  # (entity id, key) written capitalized only
+    # Keys of names whose own title is written in lower case ("asyncio", "sys.path"): that
+    # they appear in lower case mid-sentence says nothing about them being ordinary words.
+    lowercase_title_keys: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -127,11 +130,15 @@ def build_alias_index(entities: pl.DataFrame) -> AliasIndex:
     """
     candidates: dict[str, set[str]] = defaultdict(set)
     lowercase_seen: set[tuple[str, str]] = set()
+    lowercase_titles: set[str] = set()
     entity_types: dict[str, str | None] = {}
     for entity_id, name, aliases, entity_type in entities.select(
         "entity_id", "name", "aliases", "entity_type"
     ).iter_rows():
         entity_types[entity_id] = entity_type
+        for title in title_aliases(name or ""):
+            if title[0].islower() and not is_generic_alias(title):
+                lowercase_titles.add(match_key(title))
         for alias in [name, *(aliases or [])]:
             if not alias or is_generic_alias(alias):
                 continue
@@ -157,6 +164,7 @@ def build_alias_index(entities: pl.DataFrame) -> AliasIndex:
         {key: tuple(sorted(ids)) for key, ids in candidates.items()},
         entity_types,
         capitalized,
+        frozenset(lowercase_titles),
     )
 
 
@@ -311,6 +319,8 @@ def link_mentions(
         entities.filter(pl.col("doc_id").is_not_null()).select("doc_id", "entity_id").iter_rows()
     )
     shares = common_word_shares(matches, settings.min_common_word_occurrences)
+    for key in index.lowercase_title_keys & set(shares):
+        shares[key] = 0.0  # a lower-case name in lower case is no ordinary word
     decisions: list[Decision | None] = [None] * len(matches)
     popularity: Counter[str] = Counter()
     needs_context: list[int] = []

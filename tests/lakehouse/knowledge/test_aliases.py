@@ -113,3 +113,18 @@ def test_is_generic_alias(alias, generic):
 )
 def test_anchor_alias_drops_navigation_and_noise(text, alias):
     assert anchor_alias(text) == alias
+
+
+@pytest.mark.parametrize(
+    ("title", "aliases"),
+    [
+        (
+            "os.path — Common pathname manipulations¶",
+            ["os.path — Common pathname manipulations", "os.path"],
+        ),
+        ("3.2. Built-in Types¶", ["3.2. Built-in Types", "Built-in Types"]),
+        ("Mercury (planet)", ["Mercury (planet)", "Mercury"]),
+    ],
+)
+def test_documentation_titles_give_their_bare_names(title, aliases):
+    assert title_aliases(title) == aliases

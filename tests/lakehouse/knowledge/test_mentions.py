@@ -171,3 +171,21 @@ def test_the_pages_own_name_inside_a_longer_name_is_not_a_self_link():
         (m.SELF, "ent_managua", "ent_managua"),
         (m.INSIDE_LONGER_NAME, None, "ent_managua"),
     ]
+
+
+def test_a_name_whose_title_is_lower_case_is_no_ordinary_word():
+    entities = pl.DataFrame(
+        [
+            _entity("ent_asyncio", "asyncio — Asynchronous I/O¶", ["asyncio"], "concept"),
+            _entity(
+                "ent_empire", "Empire", entity_type="concept", description="States under one ruler"
+            ),
+        ],
+        schema=ENTITY_ROW_SCHEMA,
+    )
+    index = m.build_alias_index(entities)
+    assert index.lowercase_title_keys == {"asyncio", "asyncio asynchronous i o"}
+    text = " ".join(["Use asyncio for servers.", "Then asyncio runs.", "Call asyncio now."])
+    frame = m.build_mentions(_docs(("d1", "Guide", text)), entities, default_embedder().encode)
+    assert set(frame.get_column("method")) == {m.UNIQUE_ALIAS}
+    assert set(frame.get_column("entity_id")) == {"ent_asyncio"}
