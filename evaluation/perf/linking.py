@@ -205,6 +205,9 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{key}: {n:,}" for key, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+TARGETS_SHOWN = 3  # targets listed per ambiguous anchor
+
+
 def gold_notes(gold: Gold, urls: dict[str, str]) -> list[str]:
     """How the link rows became gold items: kept, dropped by reason, ambiguous (the anchors
     ambiguous on most pages, with the targets of one of those pages)."""
@@ -216,7 +219,9 @@ def gold_notes(gold: Gold, urls: dict[str, str]) -> list[str]:
         .head(EXAMPLES // 2)
     )
     examples = "; ".join(
-        f"{anchor!r} on {pages:,} pages (e.g. → {', '.join(page_path(urls.get(e)) for e in ids)})"
+        f"{anchor!r} on {pages:,} pages (e.g. → "
+        f"{', '.join(page_path(urls.get(e)) for e in ids[:TARGETS_SHOWN])}"
+        f"{f' and {len(ids) - TARGETS_SHOWN} more' if len(ids) > TARGETS_SHOWN else ''})"
         for _key, pages, anchor, ids in common.iter_rows()
     )
     return [
