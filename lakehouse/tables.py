@@ -389,8 +389,9 @@ QA_TASKS = TableSpec(
         "answer_aliases": "other accepted ways to write the answer (entity aliases, number forms)",
         "answer_type": "entity, set, date (years and dates) or number",
         "answer_entity_ids": "the answer entities (the full gold set for set tasks)",
-        "kind": "factual, comparative, multi_hop, analytical, formal, fuzzy, set_basic, "
-        "set_union, set_reverse_union or traversal",
+        "kind": "factual, comparative, multi_hop, analytical (open_world), formal (webshaper), "
+        "fuzzy_multi_hop, fuzzy_intersection (sailorfog), set_basic, set_union, "
+        "set_reverse_union (webleaper) or traversal (webwalker)",
         "generator": "open_world, webshaper, sailorfog, webleaper or webwalker",
         "generator_version": "the generator's code and template version",
         "template": "the question template (or prompt) that verbalized the spec",
@@ -404,8 +405,8 @@ QA_TASKS = TableSpec(
         "evidence_passage_ids": "the passages holding the evidence sentences",
         "seed": "the random seed of the generator run",
         "difficulty": "0-1 estimate from hops, obfuscations, answer-set size and kind",
-        "split": "train, dev, test (disjoint by entity) or overlap (shares an entity with a "
-        "held-out task: in no split)",
+        "split": "train, dev, test (disjoint by entity), overlap (shares an entity with a "
+        "held-out task: in no split) or null (failed a check: in no split)",
         "spec_verified": "re-executing the stored spec gives the stored answer",
         "answer_unique": "no other entity satisfies the spec (sets: the set is exactly known)",
         "answer_not_in_question": "the question names neither the answer nor its aliases",
