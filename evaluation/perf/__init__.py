@@ -7,7 +7,11 @@ the index group: bm25/dense/hybrid latency and batching on the corpus and on 100
 against bm25s and exact numpy search, the HTTP tool service, embedding throughput and
 retrieval quality (evaluation/perf/search.py). `linking` crawls the Python docs on loopback
 and scores entity linking (`build_mentions`) against the site's own hyperlinks, with a
-no-context baseline on the same matches (evaluation/perf/linking.py).
+no-context baseline on the same matches (evaluation/perf/linking.py). `synthesis` reads a
+lakehouse's graph and times the graph build, each generator and `generate_tasks` (against the
+10,000-tasks-in-2-minutes target), re-execution of every stored spec against DuckDB SQL
+computing the same answers (agreement checked: a cross-check of the executor), verification
+and the answerability search on a sample (evaluation/perf/synthesis.py).
 """
 
 from collections.abc import Callable
@@ -53,6 +57,12 @@ def _linking(repeat: int, console: Console) -> BenchReport:
     return run_linking_benchmark(repeat=repeat, console=console)
 
 
+def _synthesis(repeat: int, console: Console, **options: object) -> BenchReport:
+    from evaluation.perf.synthesis import run_synthesis_benchmark
+
+    return run_synthesis_benchmark(repeat=repeat, console=console, **options)
+
+
 def _search(repeat: int, console: Console, **options: object) -> BenchReport:
     from evaluation.perf.search import run_search_benchmark
 
@@ -72,6 +82,13 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
     "linking": Benchmark(
         _linking, 1, "entity linking P/R against the Python docs' links vs a no-context linker"
+    ),
+    "synthesis": Benchmark(
+        _synthesis,
+        1,
+        "graph build, generation, spec execution vs DuckDB SQL, verification and "
+        "answerability search on the lakehouse's graph",
+        frozenset({"root"}),
     ),
 }
 GROUPS = {"web": ("web_replay", "web_crawl", "near_dup")}
