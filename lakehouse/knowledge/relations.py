@@ -37,7 +37,7 @@ from lakehouse.tables import RELATIONS
 
 PHRASE_VERSION = "phrase-1"
 PAGE_MENTION_VERSION = "page-mention-1"
-PATTERN_VERSION = "pattern-2"
+PATTERN_VERSION = "pattern-3"
 CODE_VERSION = f"relations-3+{PHRASE_VERSION}+{PAGE_MENTION_VERSION}+{PATTERN_VERSION}"
 MENTIONS_PREDICATE = "mentions"
 # Below 1: a mention says the pages are related, not how (read with the link's own score).
@@ -308,6 +308,12 @@ _YEAR = r"(?:1[0-9]{3}|20[0-9]{2}|[1-9][0-9]{2})"
 _LIFESPAN = re.compile(
     rf"\((?:c\.\s*)?(?P<birth>{_YEAR})(?:\s*BC)?\s*[–—-]\s*(?:c\.\s*)?(?P<death>{_YEAR})\)"
 )
+# A description naming an office dates the office ("King of Wessex (871–886)", "Pope from
+# 1958 to 1963"), so its years are no life span.
+_OFFICE = re.compile(
+    r"\b(?:King|Queen|Emperor|Empress|Pharaoh|Sultan|Caliph|Pope|Tsar|Shah|Khan|President|"
+    r"Prime Minister|Chancellor|Doge|Emir|Prince|Duke|ruler|monarch|reigned)\b"
+)
 _BORN_YEAR = re.compile(rf"\(born\s+(?:[0-9]{{1,2}}\s+\w+\s+)?(?P<birth>{_YEAR})\)")
 MONTHS = {
     month: number
@@ -480,7 +486,10 @@ def _life_span_facts(
     """A life span in the page's description or its opening, about the page's own entity:
     a person is born and dies, anything else (an empire, a dynasty) starts and ends."""
     names = ("birth", "death") if entity_type == PERSON else ("start", "end")
-    for source in (descriptions.get(doc_id) or "", (texts.get(doc_id) or "")[:200]):
+    description = descriptions.get(doc_id) or ""
+    if entity_type == PERSON and _OFFICE.search(description):
+        description = ""  # "King of Wessex (871–886)": the years of the reign, not the life
+    for source in (description, (texts.get(doc_id) or "")[:200]):
         span = _LIFESPAN.search(source) or _BORN_YEAR.search(source)
         if not span:
             continue

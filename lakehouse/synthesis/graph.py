@@ -27,6 +27,42 @@ MENTIONS_PREDICATE = "mentions"
 # cultural capital of Thailand" → "capital") means something else, so only the Factbook's
 # rows carry these names in the graph.
 FACTBOOK_EDGE_PREDICATES = frozenset({"borders", "capital", "official_language", "language"})
+SYMMETRIC_EDGE_PREDICATES = frozenset({"borders"})
+# Projections R_p({c}) that are the whole real-world set whenever the graph holds the edge:
+# the relation is functional that way (a city is the capital of one country, a person has
+# one birthplace). A sentence extractor reads some edges, never all, so a projection over
+# its edges the other way ("the people born in Vienna") is never known to be whole, and
+# a task must not rely on it being unique.
+FUNCTIONAL_PROJECTIONS = frozenset(
+    {
+        ("capital", "subjects"),  # the country whose capital is c
+        ("capital of", "subjects"),  # the capital of country c
+        ("capital of", "objects"),  # the country city c is the capital of
+        ("born in", "objects"),  # c's birthplace
+        ("located in", "objects"),
+        ("named after", "objects"),
+        ("directed by", "objects"),
+        ("written by", "objects"),
+        ("founded by", "objects"),
+    }
+)
+# The types a sentence-read edge's ends must have ("the shipbuilding capital of India" is
+# no capital): predicate → (subject types, object types); None: any.
+EDGE_TYPES: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
+    "capital of": (frozenset({"place"}), frozenset({"country", "place"})),
+    "born in": (frozenset({"person"}), frozenset({"place", "country"})),
+    "located in": (None, frozenset({"place", "country"})),
+    "flows through": (frozenset({"place"}), frozenset({"place", "country"})),
+    "bordered by": (frozenset({"country", "place"}), frozenset({"country", "place"})),
+    "directed by": (frozenset({"work"}), frozenset({"person"})),
+    "written by": (frozenset({"work"}), frozenset({"person"})),
+    "founded by": (None, frozenset({"person"})),
+}
+# Quantities read from sentences mix measures (a city's population with its metro area's)
+# and subjects ("Sweden ... 2,000 m high" is a mountain's): only the Factbook's are facts a
+# task may ask for. Years read from life spans are kept.
+TRUSTED_QUANTITY_EXTRACTORS = frozenset({"factbook"})
+QUANTITY_TYPES = frozenset({"quantity", "number"})
 ENTITY_OBJECT = "entity"
 # Factbook entries that are no country: the World aggregate is no answer to "which country".
 AGGREGATE_FACTBOOK_CODES = ("xx",)
@@ -94,6 +130,20 @@ class KnowledgeGraph:
         (a Factbook border with a country that has no entity here would be missing)."""
         total = self.edge_totals.get((subject, predicate), 0)
         return total > 0 and len(self.objects_of(subject, predicate)) == total
+
+    def projection_is_whole(self, predicate: str, direction: str, constant: str) -> bool:
+        """Whether R_predicate({constant}) in `direction` is the whole real-world set, so
+        that a task may rely on what it contains (and on what it does not): a functional
+        projection (`FUNCTIONAL_PROJECTIONS`), or a Factbook list that is resolved in full —
+        the constant's own list, which for a symmetric relation is also everyone listing it.
+        """
+        if (predicate, direction) in FUNCTIONAL_PROJECTIONS:
+            return True
+        if predicate in FACTBOOK_EDGE_PREDICATES and (
+            direction == "objects" or predicate in SYMMETRIC_EDGE_PREDICATES
+        ):
+            return self.is_complete(constant, predicate)
+        return False
 
     def edge_predicates(self) -> list[str]:
         """Every predicate with at least one entity edge, sorted."""
@@ -203,6 +253,15 @@ class KnowledgeGraph:
                 continue
             if predicate in FACTBOOK_EDGE_PREDICATES and row["extractor"] != "factbook":
                 continue  # a sentence's "capital" is not the Factbook's field
+            if (
+                row["object_type"] in QUANTITY_TYPES
+                and row["extractor"] not in TRUSTED_QUANTITY_EXTRACTORS
+            ):
+                continue
+            if row["object_type"] == ENTITY_OBJECT and not _types_fit(
+                graph, predicate, subject, obj
+            ):
+                continue
             if row["object_type"] == ENTITY_OBJECT:
                 totals[(subject, predicate)].add(obj or row["object_value"])
                 if obj in known and obj != subject:
@@ -232,6 +291,14 @@ class KnowledgeGraph:
                     page_links[source].add(target)
         graph.links = {source: tuple(sorted(targets)) for source, targets in page_links.items()}
         return graph
+
+
+def _types_fit(graph: KnowledgeGraph, predicate: str, subject: str, obj: str | None) -> bool:
+    """Whether an edge's ends have the types its predicate needs (`EDGE_TYPES`)."""
+    subject_types, object_types = EDGE_TYPES.get(predicate, (None, None))
+    if subject_types is not None and graph.types.get(subject) not in subject_types:
+        return False
+    return object_types is None or graph.types.get(obj or "") in object_types
 
 
 def _trusted_first(values: list[Fact]) -> list[Fact]:

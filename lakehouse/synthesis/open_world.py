@@ -89,11 +89,13 @@ def factual(graph: KnowledgeGraph, rng: random.Random) -> Iterator[TaskDraft]:
             )
             continue
         objects = graph.objects_of(subject, predicate)
-        if len(objects) != 1 or not graph.is_complete(subject, predicate):
+        if len(objects) != 1 or not graph.projection_is_whole(predicate, "objects", subject):
             continue
         spec = S.edge(predicate, S.entity(subject), direction="objects")
         (answer,) = objects
-        head = noun(type_of(spec) or graph.types.get(answer))
+        head = answer_noun(graph, spec, answer)
+        if head is None:
+            continue
         yield TaskDraft(
             generator=GENERATOR,
             generator_version=VERSION,
@@ -154,10 +156,12 @@ def _unique_steps(graph: KnowledgeGraph, entity_id: str) -> list[tuple[str, str,
     steps = []
     for predicate in CLAUSES:
         objects = graph.objects_of(entity_id, predicate)
-        if len(objects) == 1 and graph.is_complete(entity_id, predicate):
+        if len(objects) == 1 and graph.projection_is_whole(predicate, "objects", entity_id):
             steps.append((predicate, "objects", next(iter(objects))))
+        if predicate in SYMMETRIC_PREDICATES:
+            continue  # the same step as the one above, read from the other side
         subjects = graph.subjects_of(predicate, entity_id)
-        if len(subjects) == 1 and predicate not in SYMMETRIC_PREDICATES:
+        if len(subjects) == 1 and graph.projection_is_whole(predicate, "subjects", entity_id):
             steps.append((predicate, "subjects", next(iter(subjects))))
     return steps
 
@@ -190,7 +194,9 @@ def multi_hop(graph: KnowledgeGraph, rng: random.Random) -> Iterator[TaskDraft]:
                 if end == anchor:
                     continue  # a step back to where the chain began
                 spec = S.edge(predicate, chain, direction)
-                head = noun(type_of(spec) or graph.types.get(end))
+                head = answer_noun(graph, spec, end)
+                if head is None:
+                    continue
                 yield TaskDraft(
                     generator=GENERATOR,
                     generator_version=VERSION,
@@ -204,6 +210,15 @@ def multi_hop(graph: KnowledgeGraph, rng: random.Random) -> Iterator[TaskDraft]:
                 )
 
 
+def answer_noun(graph: KnowledgeGraph, spec: S.Spec, answer: str) -> str | None:
+    """The head noun for the answer ("Which city ..."): its own type, or the type the spec
+    implies; None when the two disagree (the edge's typing is wrong for this entity)."""
+    implied, actual = type_of(spec), graph.types.get(answer)
+    if implied and actual and implied != actual and not (implied == "city" and actual == "place"):
+        return None
+    return noun(implied or actual)
+
+
 def _objects(graph: KnowledgeGraph) -> set[str]:
     return {obj for (_s, p), objects in graph.objects.items() if p in CLAUSES for obj in objects}
 
@@ -211,7 +226,9 @@ def _objects(graph: KnowledgeGraph) -> set[str]:
 def analytical(graph: KnowledgeGraph, rng: random.Random) -> Iterator[TaskDraft]:
     """Counts and superlatives over complete object lists."""
     verbalizer = Verbalizer(graph)
-    keys = [key for key in _edge_keys(graph) if graph.is_complete(*key)]
+    keys = [
+        key for key in _edge_keys(graph) if graph.projection_is_whole(key[1], "objects", key[0])
+    ]
     rng.shuffle(keys)
     for subject, predicate in keys:
         members = graph.objects_of(subject, predicate)

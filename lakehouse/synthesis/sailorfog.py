@@ -177,13 +177,18 @@ class Option:
 
 
 def verbalizable_links(graph: KnowledgeGraph) -> dict[str, list[Link]]:
-    """entity → its links over predicates the templates can say, both ways, sorted."""
+    """entity → its links over predicates the templates can say, both ways, sorted; only
+    those whose projection is a whole set."""
     found: dict[str, list[Link]] = defaultdict(list)
     keys = sorted(key for key in graph.objects if key[1] in CLAUSES)
     for subject, predicate in keys:
         for obj in sorted(graph.objects[(subject, predicate)]):
-            found[subject].append(Link(obj, predicate, "subjects"))
-            found[obj].append(Link(subject, predicate, "objects"))
+            # Only projections that are whole sets (`projection_is_whole`): uniqueness in
+            # the graph must be uniqueness in the world.
+            if graph.projection_is_whole(predicate, "subjects", obj):
+                found[subject].append(Link(obj, predicate, "subjects"))
+            if graph.projection_is_whole(predicate, "objects", subject):
+                found[obj].append(Link(subject, predicate, "objects"))
     return {node: sorted(links, key=_link_key) for node, links in found.items()}
 
 

@@ -35,15 +35,19 @@ MAX_LAYERS = 3  # expansions after the first layer
 
 
 def clues(graph: KnowledgeGraph, target: str) -> list[Spec]:
-    """Every one-hop projection from a neighbour whose result contains `target`."""
+    """Every one-hop projection from a neighbour whose result contains `target` and is the
+    whole real-world set (`projection_is_whole`): an intersection of such sets that is
+    {target} in the graph is {target} in the world."""
     found = []
     for predicate in CLAUSES:
         for obj in graph.objects_of(target, predicate):
-            found.append(S.edge(predicate, S.entity(obj), "subjects"))
+            if graph.projection_is_whole(predicate, "subjects", obj):
+                found.append(S.edge(predicate, S.entity(obj), "subjects"))
         if predicate in SYMMETRIC_PREDICATES:
             continue  # the same clue as above, read from the other side
         for subject in graph.subjects_of(predicate, target):
-            found.append(S.edge(predicate, S.entity(subject), "objects"))
+            if graph.projection_is_whole(predicate, "objects", subject):
+                found.append(S.edge(predicate, S.entity(subject), "objects"))
     return found
 
 

@@ -298,3 +298,15 @@ def test_a_capital_never_resolves_to_a_country_of_the_same_name():
         ("Quito", None),
         ("Luxembourg", None),
     ]
+
+
+def test_a_rulers_description_dates_the_reign_not_the_life():
+    text = "Alfred the Great (848/849 – 26 October 899) was King of the West Saxons."
+    documents = pl.DataFrame(
+        {"doc_id": ["doc_alfred"], "text": [text], "description": ["King of Wessex (871–886)"]}
+    )
+    mentions = pl.DataFrame(schema=_corpus()[1].schema)
+    found = r.pattern_relations(
+        documents, mentions, {"doc_alfred": "ent_alfred"}, {"ent_alfred": "person"}
+    )
+    assert not [x for x in found if x.object_value in ("871", "886")]

@@ -67,3 +67,23 @@ def test_a_sentence_extractor_never_writes_a_factbook_predicate_and_weak_edges_a
     )
     assert graph.subjects_of("capital", "de") == {}
     assert graph.objects_of("alan", "named after") == {}
+
+
+def test_only_whole_projections_may_be_relied_on():
+    graph = _graph_with(_row("rel_bor_fr_ad", "fr", "borders", None, "Andorra"))
+    assert graph.projection_is_whole("capital", "subjects", "paris")  # one country per capital
+    assert graph.projection_is_whole("borders", "subjects", "es")  # Spain's list is whole
+    assert not graph.projection_is_whole("borders", "objects", "fr")  # Andorra unresolved
+    assert graph.projection_is_whole("born in", "objects", "alan")  # one birthplace
+    assert not graph.projection_is_whole("born in", "subjects", "london")  # never all people
+
+
+def test_sentence_edges_need_fitting_types_and_sentence_quantities_are_not_facts():
+    graph = _graph_with(
+        _row("rel_shipbuilding", "ada", "capital of", "fr", extractor="phrase"),
+        _row("rel_fr_height", "fr", "height", None, "2000 m", object_type="quantity",
+             number=2000.0, extractor="pattern"),
+    )  # fmt: skip
+    assert graph.objects_of("ada", "capital of") == {}  # a person is no capital
+    assert graph.fact("fr", "height") is None
+    assert graph.fact("ada", "birth_year") is not None  # years from life spans stay
