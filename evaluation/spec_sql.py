@@ -35,10 +35,13 @@ import polars as pl
 
 from lakehouse.synthesis.graph import (
     AGGREGATE_FACTBOOK_CODES,
+    EDGE_TYPES,
     ENTITY_OBJECT,
     EXTRACTOR_PRIORITY,
     FACTBOOK_EDGE_PREDICATES,
     MENTIONS_PREDICATE,
+    QUANTITY_TYPES,
+    TRUSTED_QUANTITY_EXTRACTORS,
 )
 from lakehouse.synthesis.spec import Result, Spec, SpecError
 
@@ -218,6 +221,21 @@ def _in_list(values: object) -> str:
     return ", ".join(_text(value) for value in sorted(values))
 
 
+def _edge_type_sql() -> str:
+    """The condition that an edge's ends have the types its predicate needs (EDGE_TYPES),
+    on the aliases s (subject) and o (object) of `known`."""
+    conditions = []
+    for predicate, (subject_types, object_types) in sorted(EDGE_TYPES.items()):
+        checks = []
+        if subject_types is not None:
+            checks.append(f"coalesce(s.entity_type, '') IN ({_in_list(subject_types)})")
+        if object_types is not None:
+            checks.append(f"coalesce(o.entity_type, '') IN ({_in_list(object_types)})")
+        if checks:
+            conditions.append(f"(r.predicate <> {_text(predicate)} OR ({' AND '.join(checks)}))")
+    return " AND ".join(conditions) or "TRUE"
+
+
 def _table_sql(min_confidence: float) -> list[str]:
     """The statements deriving known/edges/facts/links from `entities_in`/`relations_in`."""
     rank = " ".join(
@@ -236,19 +254,28 @@ def _table_sql(min_confidence: float) -> list[str]:
             FROM entities_in
             WHERE factbook_code IS NULL
                OR factbook_code NOT IN ({_in_list(AGGREGATE_FACTBOOK_CODES)})""",
-        f"""CREATE TABLE edges AS SELECT DISTINCT r.subject_id AS subject, r.predicate,
-                   r.object_id AS object
-            FROM relations_in r
-            WHERE {kept} AND r.object_type = {_text(ENTITY_OBJECT)}
-              AND r.object_id IN (SELECT entity_id FROM known)
-              AND r.object_id <> r.subject_id""",
+        f"""CREATE TABLE edges AS
+            WITH typed AS (
+                SELECT r.subject_id AS subject, r.predicate, r.object_id AS object
+                FROM relations_in r
+                JOIN known s ON s.entity_id = r.subject_id
+                JOIN known o ON o.entity_id = r.object_id
+                WHERE {kept} AND r.object_type = {_text(ENTITY_OBJECT)}
+                  AND r.object_id <> r.subject_id AND {_edge_type_sql()})
+            SELECT DISTINCT * FROM (
+                SELECT * FROM typed
+                UNION ALL
+                SELECT subject, 'language', object FROM typed
+                WHERE predicate = 'official_language')""",
         f"""CREATE TABLE facts AS
             WITH literal AS (
                 SELECT r.relation_id, r.subject_id AS subject, r.predicate,
                        r.object_value AS value, r.number,
                        CASE r.extractor {rank} ELSE {UNKNOWN_EXTRACTOR_RANK} END AS rank
                 FROM relations_in r
-                WHERE {kept} AND r.object_type IS DISTINCT FROM {_text(ENTITY_OBJECT)}),
+                WHERE {kept} AND r.object_type IS DISTINCT FROM {_text(ENTITY_OBJECT)}
+                  AND (r.object_type NOT IN ({_in_list(QUANTITY_TYPES)})
+                       OR r.extractor IN ({_in_list(TRUSTED_QUANTITY_EXTRACTORS)}))),
             trusted AS (
                 SELECT * FROM literal
                 QUALIFY rank = min(rank) OVER (PARTITION BY subject, predicate))

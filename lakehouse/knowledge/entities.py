@@ -342,8 +342,9 @@ def _country_keys(country: Country) -> _CountryKeys:
 MERGEABLE_NON_COUNTRY_TYPES = frozenset({PLACE, ORGANIZATION, None})
 
 
+_ERA = r"(?:\s*(?:BC|BCE|AD|CE))?"
 _CLOSED_YEAR_RANGE = re.compile(
-    r"\(\s*(?:c\.\s*)?\d{1,4}(?:\s*BC)?\s*[–—-]\s*(?:c\.\s*)?\d{1,4}\s*\)"
+    rf"\(\s*(?:c\.\s*)?\d{{1,4}}{_ERA}\s*[–—-]\s*(?:c\.\s*)?\d{{1,4}}{_ERA}\s*\)"
 )
 
 

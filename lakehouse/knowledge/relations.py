@@ -30,15 +30,22 @@ import polars as pl
 from lakehouse.ids import stable_id
 from lakehouse.index.chunking import split_sentences
 from lakehouse.knowledge.aliases import normalize_alias, strip_disambiguator
-from lakehouse.knowledge.entities import COUNTRY, LANGUAGE, PERSON, PLACE, url_key
+from lakehouse.knowledge.entities import (
+    COUNTRY,
+    LANGUAGE,
+    PERSON,
+    PLACE,
+    is_former_state,
+    url_key,
+)
 from lakehouse.knowledge.factbook import Country
 from lakehouse.knowledge.mentions import sentence_id
 from lakehouse.tables import RELATIONS
 
 PHRASE_VERSION = "phrase-1"
 PAGE_MENTION_VERSION = "page-mention-1"
-PATTERN_VERSION = "pattern-3"
-CODE_VERSION = f"relations-3+{PHRASE_VERSION}+{PAGE_MENTION_VERSION}+{PATTERN_VERSION}"
+PATTERN_VERSION = "pattern-4"
+CODE_VERSION = f"relations-4+{PHRASE_VERSION}+{PAGE_MENTION_VERSION}+{PATTERN_VERSION}"
 MENTIONS_PREDICATE = "mentions"
 # Below 1: a mention says the pages are related, not how (read with the link's own score).
 PAGE_MENTION_CONFIDENCE = 0.5
@@ -314,6 +321,7 @@ _OFFICE = re.compile(
     r"\b(?:King|Queen|Emperor|Empress|Pharaoh|Sultan|Caliph|Pope|Tsar|Shah|Khan|President|"
     r"Prime Minister|Chancellor|Doge|Emir|Prince|Duke|ruler|monarch|reigned)\b"
 )
+LIFESPAN_OPENING_CHARS = 80
 _BORN_YEAR = re.compile(rf"\(born\s+(?:[0-9]{{1,2}}\s+\w+\s+)?(?P<birth>{_YEAR})\)")
 MONTHS = {
     month: number
@@ -489,7 +497,11 @@ def _life_span_facts(
     description = descriptions.get(doc_id) or ""
     if entity_type == PERSON and _OFFICE.search(description):
         description = ""  # "King of Wessex (871–886)": the years of the reign, not the life
-    for source in (description, (texts.get(doc_id) or "")[:200]):
+    # The opening of the text counts only for a person, right after the name ("Ada
+    # Lovelace (1815–1852) was ..."): elsewhere a span in the text dates someone else
+    # ("The Fahrenheit scale ... Daniel Gabriel Fahrenheit (1686–1736)").
+    opening = (texts.get(doc_id) or "")[:LIFESPAN_OPENING_CHARS] if entity_type == PERSON else ""
+    for source in (description, opening):
         span = _LIFESPAN.search(source) or _BORN_YEAR.search(source)
         if not span:
             continue
@@ -595,9 +607,12 @@ class EntityResolver:
 
     def __init__(self, entities: pl.DataFrame) -> None:
         self._by_key: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
-        for entity_id, name, aliases, entity_type in entities.select(
-            "entity_id", "name", "aliases", "entity_type"
-        ).iter_rows():
+        columns = ["entity_id", "name", "aliases", "entity_type"]
+        described = "description" in entities.columns
+        for row in entities.select(columns + (["description"] if described else [])).iter_rows():
+            entity_id, name, aliases, entity_type = row[:4]
+            if described and is_former_state(row[4]):
+                continue  # "Macedonia (ancient kingdom)" is no border of Bulgaria today
             for alias in dict.fromkeys([name, *(aliases or [])]):
                 key = normalize_alias(alias)
                 if key:

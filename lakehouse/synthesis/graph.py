@@ -263,10 +263,14 @@ class KnowledgeGraph:
             ):
                 continue
             if row["object_type"] == ENTITY_OBJECT:
-                totals[(subject, predicate)].add(obj or row["object_value"])
-                if obj in known and obj != subject:
-                    objects[(subject, predicate)].setdefault(obj, row["relation_id"])
-                    subjects[(obj, predicate)].setdefault(subject, row["relation_id"])
+                # An official language is a language of the country too: "the languages of
+                # Brazil" must include Portuguese, which the Factbook lists as official.
+                implied = [predicate] + (["language"] if predicate == "official_language" else [])
+                for name in implied:
+                    totals[(subject, name)].add(obj or row["object_value"])
+                    if obj in known and obj != subject:
+                        objects[(subject, name)].setdefault(obj, row["relation_id"])
+                        subjects[(obj, name)].setdefault(subject, row["relation_id"])
                 continue
             facts[(subject, predicate)].append(
                 Fact(

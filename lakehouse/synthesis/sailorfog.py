@@ -442,6 +442,12 @@ class SailorFog:
         if not parent_type or not leaf_type:
             return False
         link = tree.link[leaf]
+        implied = (SUBJECT_TYPES if link.direction == "subjects" else OBJECT_TYPES).get(
+            link.predicate
+        )
+        if implied is not None and implied in (leaf_type, "city"):
+            # "has as its capital a place": every country has one, whatever the graph knows
+            return False
         key = (parent_type, link.predicate, link.direction, leaf_type)
         if key not in self._informative:
             members = self._by_type[parent_type]

@@ -190,6 +190,8 @@ def _drop_reason(graph: KnowledgeGraph, group: Group, closed: frozenset[str]) ->
             return "one_sided"
     if group.entity_type is not None and any(graph.types.get(m) is None for m in related):
         return "untyped_member"
+    if group.filtered:
+        return "mixed_types"
     return None
 
 
@@ -215,14 +217,17 @@ def _group(graph: KnowledgeGraph, predicate: str, direction: str, anchor: str) -
         if implied in counts
         else min(counts, key=lambda t: (-counts[t], t or ""))  # ties by name, None as ""
     )
-    members = frozenset(m for m in related if graph.types.get(m) == entity_type)
+    # Members of another type are not filtered out: "the countries that border Israel" with
+    # West Bank in and Gaza Strip out (typed differently) would be a wrong gold set. The
+    # group keeps them, flagged, and `_drop_reason` refuses it.
+    members = frozenset(related)
     return Group(
         predicate=predicate,
         direction=direction,
         anchor=anchor,
         entity_type=entity_type,
         members=members,
-        filtered=entity_type is not None and len(members) < len(related),
+        filtered=any(graph.types.get(m) != entity_type for m in related),
     )
 
 

@@ -310,3 +310,21 @@ def test_a_rulers_description_dates_the_reign_not_the_life():
         documents, mentions, {"doc_alfred": "ent_alfred"}, {"ent_alfred": "person"}
     )
     assert not [x for x in found if x.object_value in ("871", "886")]
+
+
+def test_a_former_state_never_resolves_and_a_span_in_a_things_text_is_not_its_life():
+    entities = pl.DataFrame(
+        [
+            {**_entity("ent_mk_old", "Macedonia (ancient kingdom)", "country", ["Macedonia"]),
+             "description": "Ancient Greek kingdom (808–168 BC)"},
+            {**_entity("ent_mk", "North Macedonia", "country", ["Macedonia"]),
+             "description": "Country in Southeast Europe"},
+        ],
+        schema=ENTITY_ROW_SCHEMA,
+    )  # fmt: skip
+    assert r.EntityResolver(entities).resolve("Macedonia") == ("ent_mk", "North Macedonia")
+    text = "The Fahrenheit scale is named after Daniel Gabriel Fahrenheit (1686–1736), a physicist."
+    documents = pl.DataFrame({"doc_id": ["doc_f"], "text": [text], "description": ["Scale"]})
+    mentions = pl.DataFrame(schema=_corpus()[1].schema)
+    found = r.pattern_relations(documents, mentions, {"doc_f": "ent_f"}, {"ent_f": "concept"})
+    assert found == []
