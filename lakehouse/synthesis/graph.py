@@ -111,6 +111,7 @@ class KnowledgeGraph:
     relation_entities: dict[str, tuple[str, ...]] = field(default_factory=dict)  # its ends
     predicate_of: dict[str, str] = field(default_factory=dict)  # relation id → predicate
     by_type: dict[str | None, frozenset[str]] = field(default_factory=dict)
+    _coverage: dict[tuple[str, str | None], float] = field(default_factory=dict, repr=False)
     # (subject, predicate) → entity-object rows, resolved to a known entity or not
     edge_totals: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -159,6 +160,17 @@ class KnowledgeGraph:
         """The attribute's one numeric value, or None (absent, ambiguous or not a number)."""
         fact = self.fact(subject, predicate)
         return fact.number if fact is not None else None
+
+    def coverage(self, predicate: str, entity_type: str | None) -> float:
+        """The share of the entities of a type with one value of the attribute: a range
+        over it ("a country independent in the 1960s") picks out the whole real-world set
+        only when (nearly) every entity of the type has the value."""
+        key = (predicate, entity_type)
+        if key not in self._coverage:
+            members = self.by_type.get(entity_type, frozenset())
+            known = sum(1 for m in members if self.number(m, predicate) is not None)
+            self._coverage[key] = known / len(members) if members else 0.0
+        return self._coverage[key]
 
     def attribute_predicates(self) -> list[str]:
         """Every predicate with literal facts, sorted."""

@@ -48,6 +48,9 @@ from lakehouse.synthesis.verbalize import (
 )
 
 GENERATOR = "sailorfog"
+# A range over an attribute only singles an entity out when (nearly) all of its type have
+# the attribute: the Factbook's populations cover the countries, sentence-read years do not.
+MIN_ATTRIBUTE_COVERAGE = 0.9
 VERSION = "sailorfog-1+" + verbalize.TEMPLATE_VERSION
 
 MULTI_HOP = "fuzzy_multi_hop"  # a neighbour of the answer is described by its own neighbours
@@ -293,6 +296,8 @@ def _date_options(graph: KnowledgeGraph, entity_id: str, some: str) -> list[Opti
         fact = graph.fact(entity_id, predicate)
         if fact is None or fact.number is None or not float(fact.number).is_integer():
             continue
+        if graph.coverage(predicate, graph.types.get(entity_id)) < MIN_ATTRIBUTE_COVERAGE:
+            continue  # others of the type may fall in the range without the graph knowing
         for coarse in (True, False):
             band = year_range(int(fact.number), coarse=coarse)
             phrases = date_phrases(predicate, band) if band else None
@@ -309,6 +314,8 @@ def _number_options(graph: KnowledgeGraph, entity_id: str, some: str) -> list[Op
     """ "a country with a population of about 60 million", per quantity attribute."""
     found = []
     for predicate in QUANTITY_WORDS:
+        if graph.coverage(predicate, graph.types.get(entity_id)) < MIN_ATTRIBUTE_COVERAGE:
+            continue
         fact = graph.fact(entity_id, predicate)
         band = approximate(fact.number) if fact is not None and fact.number is not None else None
         phrase = quantity_phrase(predicate, band, fact.unit) if band else None

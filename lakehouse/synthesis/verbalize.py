@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from lakehouse.synthesis.graph import KnowledgeGraph
 from lakehouse.synthesis.spec import Spec
 
-TEMPLATE_VERSION = "templates-2"
+TEMPLATE_VERSION = "templates-3"
 # Relations that read the same both ways: generators ask them from one side only.
 SYMMETRIC_PREDICATES = frozenset({"borders"})
 
@@ -28,7 +28,8 @@ CLAUSES: dict[str, tuple[str, str]] = {
     "capital": ("has {x} as its capital", "is the capital of {x}"),
     "capital of": ("is the capital of {x}", "has {x} as its capital"),
     "official_language": ("has {x} as an official language", "is an official language of {x}"),
-    "language": ("has {x} among its languages", "is a language of {x}"),
+    # The Factbook's languages are the languages spoken (official ones included).
+    "language": ("has {x} among its spoken languages", "is spoken in {x}"),
     "born in": ("was born in {x}", "is the birthplace of {x}"),
     "located in": ("is located in {x}", "is where {x} is located"),
     "flows through": ("flows through {x}", "is a place {x} flows through"),

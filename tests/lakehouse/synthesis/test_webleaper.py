@@ -206,7 +206,9 @@ def test_size_bounds_are_respected(graph):
 def test_plural_clauses_agree_with_a_plural_head(graph):
     verbalizer = Verbalizer(graph)
     spec = S.edge("language", S.entity("french"))
-    assert W.plural_relative(verbalizer, spec, "country") == "have French among their languages"
+    assert W.plural_relative(verbalizer, spec, "country") == (
+        "have French among their spoken languages"
+    )
 
 
 def test_generation_is_deterministic_and_limited(graph):
