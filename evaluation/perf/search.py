@@ -22,8 +22,9 @@ Measured, with the queries' vectors given (embedding is measured on its own):
   batched: what the tool service does;
 - the HTTP tool service (`sailyard serve-tools` in a subprocess, on loopback) against the
   in-process `search_tool` on the same queries, alternating the two (the added latency: per
-  query the best of PAIRED_ROUNDS calls each way, then the median of the differences); and
-  concurrent clients, with the number of batches the service formed;
+  query the best of PAIRED_ROUNDS calls each way, then the median of the differences), again
+  in bm25 mode (no embedding: the HTTP path alone); and concurrent clients, with the number
+  of batches the service formed (`python -m evaluation.perf.search service` runs this alone);
 - embedding throughput: `embed_passages` (lakehouse.index.embedder) vs calling
   `SentenceTransformer.encode` directly on the same passages, in the same dtype, alternating
   slice by slice (best of EMBED_ROUNDS per slice);
@@ -561,6 +562,31 @@ class _ServiceProcess:
             self.process.wait()
 
 
+def _paired(
+    local: Callable[[str], str], remote: Callable[[str], str], queries: list[str]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Seconds of each query PAIRED_ROUNDS times each way, alternating which goes first:
+    (local, remote) arrays of shape (queries, rounds), and how many first rounds gave the
+    same text both ways."""
+    sides = (local, remote)
+    seconds = np.full((2, len(queries), PAIRED_ROUNDS), np.inf)
+    same = 0
+    for position, query in enumerate(queries):
+        for round_ in range(PAIRED_ROUNDS):
+            texts = {}
+            for side in (0, 1) if (position + round_) % 2 else (1, 0):
+                started = time.perf_counter()
+                texts[side] = sides[side](query)
+                seconds[side, position, round_] = time.perf_counter() - started
+            same += round_ == 0 and texts[0] == texts[1]
+    return seconds[0], seconds[1], same
+
+
+def _added_ms(local: np.ndarray, remote: np.ndarray) -> float:
+    """Per query the best of its rounds each way; the median of the differences, in ms."""
+    return float(np.median(remote.min(axis=1) - local.min(axis=1)) * 1000)
+
+
 def _measure_service(
     report: SearchReport,
     label: str,
@@ -581,29 +607,25 @@ def _measure_service(
             for query in queries[:WARMUP_CALLS]:
                 client.search_tool([query])
                 search_tool(index, [query])
-            local = np.full((len(queries), PAIRED_ROUNDS), np.inf)
-            remote = np.full((len(queries), PAIRED_ROUNDS), np.inf)
-            same = 0
-            for position, query in enumerate(queries):
-                for round_ in range(PAIRED_ROUNDS):
-                    texts = {}
-                    first = ("local", "remote") if (position + round_) % 2 else ("remote", "local")
-                    for side in first:
-                        started = time.perf_counter()
-                        if side == "local":
-                            texts[side] = search_tool(index, [query])
-                            local[position, round_] = time.perf_counter() - started
-                        else:
-                            texts[side] = client.search_tool([query])
-                            remote[position, round_] = time.perf_counter() - started
-                    same += round_ == 0 and texts["local"] == texts["remote"]
+            local, remote, same = _paired(
+                lambda q: search_tool(index, [q]), lambda q: client.search_tool([q]), queries
+            )
             report.latencies.append(_latency(f"{label}: search_tool in-process", local[:, 0]))
             report.latencies.append(_latency(f"{label}: search_tool over HTTP", remote[:, 0]))
-            added = float(np.median(remote.min(axis=1) - local.min(axis=1)) * 1000)
+            added = _added_ms(local, remote)
             report.figures["service_added_ms"] = added
+            # bm25 embeds nothing: what the HTTP path alone adds (client, server, batcher)
+            bm25_local, bm25_remote, _ = _paired(
+                lambda q: search_tool(index, [q], mode="bm25"),
+                lambda q: client.search_tool([q], mode="bm25"),
+                queries,
+            )
+            bm25_added = _added_ms(bm25_local, bm25_remote)
+            report.figures["service_added_bm25_ms"] = bm25_added
             report.notes.append(
                 f"{label}: HTTP service adds {added:.2f} ms per single-query call (per query the "
                 f"best of {PAIRED_ROUNDS} alternating calls each way; median of the differences); "
+                f"{bm25_added:.2f} ms in bm25 mode (no embedding: the HTTP path alone); "
                 f"same text as in-process for {same}/{len(queries)}"
             )
             before = client.health()["batching"]
@@ -642,6 +664,32 @@ def _measure_service(
         finally:
             client.close()
             service.stop()
+
+
+def run_service_benchmark(
+    console: Console, root: str | None = None, size: str | None = None
+) -> SearchReport:
+    """Only the tool-service part of `run_search_benchmark` (same index, queries and cache):
+    `python -m evaluation.perf.search service [--size quick]`."""
+    chosen = _bench_size(size)
+    cache_dir = paths.lakehouse_root(root) / "bench" / "search" / chosen.name
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    report = SearchReport(stage="search (tool service)")
+    started = time.perf_counter()
+    documents = corpus_documents(chosen.n_docs)
+    passages, _ = embedded_passages(documents, default_embedder(), cache_dir, console)
+    large = replicated_passages(passages, chosen.times)
+    label = f"{large.height:,} passages"
+    index = _index(large, cache_dir / f"index-x{chosen.times}", console, label)
+    questions = questions_from_descriptions(documents, chosen.questions, seed=CORPUS_SEED)
+    queries = [q.question for q in questions[: chosen.latency_queries]]
+    _measure_service(report, label, index, queries, chosen, console)
+    index.close()
+    report.notes.append(
+        f"size {chosen.name}: {label}, {len(queries)} queries; "
+        f"whole run {time.perf_counter() - started:.0f} s"
+    )
+    return report
 
 
 def _measure_embedding(
@@ -772,6 +820,13 @@ def _targets(report: SearchReport, large: str, corpus: str) -> list[Target]:
     ]
 
 
+def _bench_size(size: str | None) -> BenchSize:
+    chosen = SIZES.get(size or "full")
+    if chosen is None:
+        raise SailyardError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
+    return chosen
+
+
 def run_search_benchmark(
     repeat: int,
     console: Console,
@@ -780,9 +835,7 @@ def run_search_benchmark(
     size: str | None = None,
 ) -> SearchReport:
     """Run every measurement above; `size` is "full" (default) or "quick"."""
-    chosen = SIZES.get(size or "full")
-    if chosen is None:
-        raise SailyardError(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
+    chosen = _bench_size(size)
     questions = load_questions(benchmark_file) if benchmark_file else None
     cache_dir = paths.lakehouse_root(root) / "bench" / "search" / chosen.name
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -832,3 +885,17 @@ def run_search_benchmark(
     corpus_index.close()
     large_index.close()
     return report
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="One part of `sailyard bench search`.")
+    parser.add_argument("part", choices=["service"], help="service: the HTTP tool service")
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--root", help="lakehouse root (default: $SAILYARD_HOME or ./.sailyard)")
+    arguments = parser.parse_args()
+    out = Console()
+    result = run_service_benchmark(out, arguments.root, arguments.size)
+    for renderable in result.renderables()[:2]:
+        out.print(renderable)

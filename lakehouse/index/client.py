@@ -4,15 +4,20 @@ the in-process tools.
 `ToolClient` has the methods of `tools.LocalTools` (`search_tool`, `visit_tool`: same
 arguments, same text), so agent code takes a `tools.Tools` and configuration decides where
 the index lives: `open_tools(endpoint=...)` for a shared service, `open_tools(index=...,
-documents=...)` for one in this process. The client keeps one connection pool (keep-alive),
-so a call costs one round trip on loopback.
+documents=...)` for one in this process. The client keeps one keep-alive HTTP/1.1 connection
+per calling thread (`http.client`), so a call costs one round trip on loopback; httpx's
+request machinery measured 0.35-0.4 ms more per call here (evaluation/perf/search.py).
 """
 
-from collections.abc import Callable, Sequence
+import http.client
+import json
+import threading
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import polars as pl
 
 from lakehouse.errors import SailyardError
@@ -63,6 +68,76 @@ def _block_fields(block: BlockList) -> dict[str, list[str]]:
     return {"block_urls": sorted(block.urls), "block_doc_ids": sorted(block.doc_ids)}
 
 
+_JSON_HEADERS = {"Content-Type": "application/json"}
+# A kept-alive connection the server has closed since (uvicorn drops idle ones after 5 s)
+# fails on its next request with one of these; the request is then sent once more on a new
+# connection (safe: the tools only read).
+_STALE_CONNECTION = (ConnectionError, http.client.BadStatusLine)
+
+
+def _exchange(
+    connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None
+) -> tuple[int, bytes]:
+    """One request and its whole response; a connection that failed is closed, never reused
+    (its next request opens a new one)."""
+    try:
+        connection.request(method, path, body, _JSON_HEADERS)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except BaseException:
+        connection.close()
+        raise
+
+
+class _Connections:
+    """One keep-alive HTTP/1.1 connection to the service per calling thread."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ToolServiceError(
+                f"the tool service URL must be http(s)://host[:port], got {base_url!r}"
+            )
+        self._class = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        self._address = (parts.hostname, parts.port)
+        self._prefix = parts.path.rstrip("/")
+        self.timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        # every thread's connection, for close(); weak, so one of a finished thread goes
+        # with that thread's local storage
+        self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._class(*self._address, timeout=self.timeout)
+            self._local.connection = connection
+            with self._lock:
+                self._all.add(connection)
+        return connection
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """(status, body) of one request; raises OSError or http.client.HTTPException."""
+        connection = self._connection()
+        reused = connection.sock is not None
+        try:
+            return _exchange(connection, method, self._prefix + path, body)
+        except _STALE_CONNECTION:
+            if not reused:
+                raise
+        return _exchange(connection, method, self._prefix + path, body)  # a new connection
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = list(self._all), weakref.WeakSet()
+            self._local = threading.local()
+        for connection in connections:
+            connection.close()
+
+
 class ToolClient:
     """The `search` and `visit` tools answered by a tool service at `base_url`."""
 
@@ -74,34 +149,44 @@ class ToolClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.block = block
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http = _Connections(self.base_url, timeout)
 
     def __repr__(self) -> str:
         return f"ToolClient({self.base_url!r})"
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._answer(path, lambda: self._http.post(path, json=body))
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._answer("POST", path, payload)
 
-    def _answer(self, path: str, send: Callable[[], httpx.Response]) -> dict[str, Any]:
+    def _answer(self, method: str, path: str, payload: bytes | None = None) -> dict[str, Any]:
+        url = f"{self.base_url}{path}"
         try:
-            response = send()
-        except httpx.HTTPError as error:
+            status, raw = self._http.request(method, path, payload)
+        except TimeoutError as error:
             raise ToolServiceError(
-                f"cannot reach the tool service at {self.base_url}{path}: {error}"
+                f"the tool service at {url} did not answer within {self._http.timeout:g} s"
             ) from error
-        if response.status_code >= 400:
-            try:
-                message = response.json().get("error") or response.text
-            except ValueError:
-                message = response.text
+        except (OSError, http.client.HTTPException) as error:
             raise ToolServiceError(
-                f"tool service {path} answered {response.status_code}: {message}"
+                f"cannot reach the tool service at {url}: {error or type(error).__name__}"
+            ) from error
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = None
+        if 200 <= status < 300 and isinstance(answer, dict):
+            return answer
+        text = raw.decode("utf-8", errors="replace")
+        if 200 <= status < 300:
+            raise ToolServiceError(
+                f"tool service {path} answered {status} without a JSON object: {text[:200]}"
             )
-        return response.json()
+        message = answer.get("error") if isinstance(answer, dict) else None
+        raise ToolServiceError(f"tool service {path} answered {status}: {message or text}")
 
     def health(self) -> dict[str, Any]:
         """The service's /health: index, version, rows, model, block list, batching."""
-        return self._answer("/health", lambda: self._http.get("/health"))
+        return self._answer("GET", "/health")
 
     def search(
         self,
@@ -172,7 +257,7 @@ class ToolClient:
         return self._post("/visit", body)["text"]
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close every thread's connection (a later call opens a new one)."""
         self._http.close()
 
     def __enter__(self) -> "ToolClient":

@@ -16,7 +16,9 @@ requests arriving within a short window become one embedding call and one `Searc
 search`). A block list given at start is added to every call's own. A request of the wrong
 shape gets 422 with {"error", "fields": [{"field", "message"}]} naming each bad field; a
 visit without documents loaded gets 503. Only what the tools need is exposed; there is no
-authentication, so the service binds to loopback unless told otherwise.
+authentication, so the service binds to loopback unless told otherwise. The two tool
+endpoints are answered by an ASGI middleware ahead of FastAPI's routing (they are the hot
+path); FastAPI serves /health.
 """
 
 import asyncio
@@ -27,17 +29,21 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from lakehouse.errors import SailyardError
-from lakehouse.index.batching import DEFAULT_MAX_QUERIES, DEFAULT_WINDOW_S, SearchBatcher
+from lakehouse.index.batching import (
+    DEFAULT_MAX_QUERIES,
+    DEFAULT_WINDOW_S,
+    Arrival,
+    SearchBatcher,
+)
 from lakehouse.index.search_index import SearchIndex
 from lakehouse.index.tools import (
     MIN_PAGE_CHARS,
@@ -59,7 +65,17 @@ MAX_QUERIES_PER_REQUEST = 256
 MAX_URLS_PER_VISIT = 32
 MAX_BLOCKED_PER_REQUEST = 100_000  # an evaluation run may block every page of a test split
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-_ARRIVAL_SCOPE_KEY = "sailyard.arrival"
+# torch intra-op threads in a process that serves the tools. The batcher embeds on its own
+# thread while the model was loaded (and calibrated) on the main thread: with 2 intra-op
+# threads libgomp keeps two worker pools, more workers than the 2 cores, so it stops
+# spin-waiting and each parallel op pays a futex wake-up. One query's embedding, 2 cores:
+# 11-12 ms that way, 7.0 ms on 1 thread; 5.3 ms on the loading thread, but there the
+# spinning workers took 50-1,200 ms per query under CPU contention (1 thread: 7-14 ms).
+# Batches of 64 embedded as fast on 1 thread as on 2 (evaluation/perf/search.py).
+SERVED_TORCH_THREADS = 1
+
+
+Answer = tuple[int, dict[str, Any]]  # a tool endpoint's HTTP status and JSON body
 
 
 @dataclass(frozen=True)
@@ -115,46 +131,51 @@ class VisitRequest(_Request):
 
 
 def _field_name(location: Sequence[Any]) -> str:
-    """("body", "query", 2) → "query[2]"; the body itself → "body"."""
-    parts = list(location[1:] if location and location[0] == "body" else location)
-    if not parts:
+    """("query", 2) → "query[2]"; the body itself (invalid JSON, not an object) → "body"."""
+    if not location:
         return "body"
-    name = str(parts[0])
-    for part in parts[1:]:
+    name = str(location[0])
+    for part in location[1:]:
         name += f"[{part}]" if isinstance(part, int) else f".{part}"
     return name
 
 
-def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+def _invalid(error: ValidationError) -> Answer:
+    """A 422 naming each bad field."""
     fields = [
         {"field": _field_name(item.get("loc", ())), "message": item.get("msg", "invalid")}
         for item in error.errors()
     ]
     summary = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
-    return JSONResponse(
-        status_code=422, content={"error": f"invalid request: {summary}", "fields": fields}
-    )
+    return 422, {"error": f"invalid request: {summary}", "fields": fields}
 
 
-Body = TypeVar("Body", bound=BaseModel)
+def _encode(content: dict[str, Any]) -> bytes:
+    """JSON serialized directly: FastAPI's generic encoder (jsonable_encoder walking every
+    hit) cost more per search than the rest of the HTTP layer."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-async def _parse(request: Request, model: type[Body]) -> Body:
-    """The request body as `model`, validated from the raw JSON in one step (FastAPI's
-    generic body handling measured ~0.3 ms more per request); errors become 422s."""
-    try:
-        return model.model_validate_json(await request.body())
-    except ValidationError as error:
-        raise RequestValidationError(
-            [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
-        ) from error
+async def _read_body(receive: Any) -> bytes | None:
+    """The whole request body; None if the client went away first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
-def _json(content: dict[str, Any]) -> Response:
-    """A JSON response serialized directly: FastAPI's generic encoder (jsonable_encoder
-    walking every hit) cost more per search than the rest of the HTTP layer."""
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), media_type="application/json")
+async def _send_json(
+    send: Any, status: int, content: dict[str, Any], *extra: tuple[bytes, bytes]
+) -> None:
+    body = _encode(content)
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def is_loopback(host: str) -> bool:
@@ -167,25 +188,46 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class _ArrivalAnnouncer:
-    """ASGI middleware: announce each /search request to the batcher as soon as its headers
-    are in (before the body is read and parsed), so the batch being formed waits for it."""
+class _ToolEndpoints:
+    """ASGI middleware that answers POST /search and POST /visit itself; the rest (/health,
+    404s) goes on to FastAPI. The tools are the hot path: FastAPI's request machinery
+    (exception middleware, router, dependencies, `Request`) measured ~0.1 ms per call
+    (evaluation/perf/search.py). A /search request is announced to the batcher as soon as its
+    headers are in (before its body is read and parsed), so the batch being formed waits
+    for it."""
 
     def __init__(self, app: Any, service: "_Service") -> None:
         self.app = app
         self.service = service
+        self.endpoints = {
+            "/search": (SearchRequest, service.search),
+            "/visit": (VisitRequest, service.visit),
+        }
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path")
         batcher = self.service.batcher
-        if scope["type"] != "http" or scope.get("path") != "/search" or batcher is None:
+        if scope["type"] != "http" or path not in self.endpoints or batcher is None:
             await self.app(scope, receive, send)
             return
-        arrival = batcher.expect()
-        scope[_ARRIVAL_SCOPE_KEY] = arrival
+        if scope["method"] != "POST":
+            await _send_json(send, 405, {"error": f"{path} answers POST only"}, (b"allow", b"POST"))
+            return
+        model, answer = self.endpoints[path]
+        arrival = batcher.expect() if path == "/search" else None
         try:
-            await self.app(scope, receive, send)
+            raw = await _read_body(receive)
+            if raw is None:
+                return
+            try:
+                body = model.model_validate_json(raw)
+            except ValidationError as error:
+                status, content = _invalid(error)
+            else:
+                status, content = await answer(body, arrival)
         finally:
             batcher.cancel(arrival)  # a no-op once the request was submitted
+        await _send_json(send, status, content)
 
 
 class _Service:
@@ -204,6 +246,55 @@ class _Service:
         self.batcher = SearchBatcher(
             self.index, self.settings.batch_window_ms / 1000, self.settings.max_batch_queries
         )
+
+    async def search(self, body: SearchRequest, arrival: Arrival | None) -> Answer:
+        """The `search` tool: top-k pages per query, as hits and as the tool's text."""
+        queries = search_queries(body.query)
+        block = body.block(self.settings.block)
+        future = self.batcher.submit(queries, body.k, body.mode, block, arrival)
+        results = await asyncio.wrap_future(future)
+        return 200, {
+            "results": [
+                {
+                    "query": query,
+                    "hits": [
+                        {
+                            "passage_id": hit.passage_id,
+                            "doc_id": hit.doc_id,
+                            "url": hit.url,
+                            "title": hit.title,
+                            "snippet": snippet(hit.text, body.snippet_chars),
+                            "score": hit.score,
+                        }
+                        for hit in hits
+                    ]
+                    if body.include_hits
+                    else [],
+                }
+                for query, hits in zip(queries, results, strict=True)
+            ],
+            "text": format_search_output(queries, results, body.snippet_chars),
+            "index_version": self.index.version,
+            "block_list": block.fingerprint(),
+        }
+
+    async def visit(self, body: VisitRequest, _: Arrival | None) -> Answer:
+        """The `visit` tool: each page's text, passages most relevant to the goal first."""
+        pages = self.pages
+        if pages is None:
+            return 503, {"error": "this service has no documents loaded: visit is off"}
+        block = body.block(self.settings.block)
+        future = self.batcher.call(
+            lambda: visit_tool(
+                self.index, pages, body.url, body.goal, body.page, body.page_chars, block
+            )
+        )
+        text = await asyncio.wrap_future(future)
+        return 200, {
+            "text": text,
+            "index_version": self.index.version,
+            "block_list": block.fingerprint(),
+        }
 
     def stop(self) -> None:
         if self.batcher is not None:
@@ -260,71 +351,17 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # the tool endpoints are not FastAPI routes (see _ToolEndpoints)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.service = service
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_middleware(_ArrivalAnnouncer, service=service)
+    app.add_middleware(_ToolEndpoints, service=service)
 
     @app.get("/health", response_class=Response)
     async def health() -> Response:
         """What the service serves: index, version, rows, model, block list, batching."""
-        return _json(await run_in_threadpool(service.health))
-
-    @app.post("/search", response_class=Response)
-    async def search(request: Request) -> Response:
-        """The `search` tool: top-k pages per query, as hits and as the tool's text."""
-        arrival = request.scope.get(_ARRIVAL_SCOPE_KEY)
-        body = await _parse(request, SearchRequest)
-        queries = search_queries(body.query)
-        block = body.block(service.settings.block)
-        future = service.batcher.submit(queries, body.k, body.mode, block, arrival)
-        results = await asyncio.wrap_future(future)
-        return _json(
-            {
-                "results": [
-                    {
-                        "query": query,
-                        "hits": [
-                            {
-                                "passage_id": hit.passage_id,
-                                "doc_id": hit.doc_id,
-                                "url": hit.url,
-                                "title": hit.title,
-                                "snippet": snippet(hit.text, body.snippet_chars),
-                                "score": hit.score,
-                            }
-                            for hit in hits
-                        ]
-                        if body.include_hits
-                        else [],
-                    }
-                    for query, hits in zip(queries, results, strict=True)
-                ],
-                "text": format_search_output(queries, results, body.snippet_chars),
-                "index_version": index.version,
-                "block_list": block.fingerprint(),
-            }
-        )
-
-    @app.post("/visit", response_class=Response)
-    async def visit(request: Request) -> Response:
-        """The `visit` tool: each page's text, passages most relevant to the goal first."""
-        body = await _parse(request, VisitRequest)
-        if service.pages is None:
-            return JSONResponse(
-                status_code=503,
-                content={"error": "this service has no documents loaded: visit is off"},
-            )
-        block = body.block(service.settings.block)
-        future = service.batcher.call(
-            lambda: visit_tool(
-                index, service.pages, body.url, body.goal, body.page, body.page_chars, block
-            )
-        )
-        text = await asyncio.wrap_future(future)
-        return _json(
-            {"text": text, "index_version": index.version, "block_list": block.fingerprint()}
-        )
+        content = await run_in_threadpool(service.health)
+        return Response(_encode(content), media_type="application/json")
 
     return app
 
@@ -338,6 +375,14 @@ def check_host(host: str, allow_non_loopback: bool) -> None:
         )
 
 
+def _set_torch_threads(index: SearchIndex, threads: int) -> None:
+    """Load the embedding model (its loading sets torch's threads), then set them."""
+    index.embedder  # noqa: B018 - the model sets the thread count when it loads
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def serve(
     app: FastAPI,
     host: str = "127.0.0.1",
@@ -345,8 +390,12 @@ def serve(
     allow_non_loopback: bool = False,
     log_level: str = "warning",
 ) -> None:
-    """Serve `app` with uvicorn until interrupted (Ctrl-C or SIGTERM)."""
+    """Serve `app` with uvicorn until interrupted (Ctrl-C or SIGTERM).
+
+    The process is the service's: its torch runs SERVED_TORCH_THREADS intra-op threads.
+    """
     check_host(host, allow_non_loopback)
+    _set_torch_threads(app.state.service.index, SERVED_TORCH_THREADS)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 
 

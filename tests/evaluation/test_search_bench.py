@@ -4,6 +4,7 @@ import pytest
 from rich.console import Console
 
 from evaluation.perf import run_benchmark
+from evaluation.perf.search import run_service_benchmark
 from lakehouse.errors import SailyardError
 
 
@@ -45,6 +46,7 @@ def test_search_benchmark_quick_size_has_every_measurement_and_baseline(tmp_path
         assert report.figures[f"{label}:dense_recall"] == pytest.approx(1.0)  # exact scan
     assert report.latency(f"{labels[1]}: search_tool over HTTP").calls == 16
     assert "service_added_ms" in report.figures
+    assert "service_added_bm25_ms" in report.figures  # the HTTP path alone
     assert report.figures["service_batches"] >= 1
     assert any("same text as in-process for 16/16" in note for note in report.notes)
     embedding = next(name for name in names if name.startswith("embed_passages"))
@@ -73,6 +75,15 @@ def test_search_benchmark_quick_size_has_every_measurement_and_baseline(tmp_path
     assert any("embeddings from the cache" in note for note in again.notes)
     assert all(q.questions == 1 for q in again.quality.values())  # one is not in the corpus
     assert any("1 question(s) have no gold page" in note for note in again.notes)
+
+    # the tool-service part alone, on the same cached index and queries
+    service = run_service_benchmark(Console(quiet=True), root=str(tmp_path / "home"), size="quick")
+    assert [item.name for item in service.latencies] == [
+        f"{labels[1]}: search_tool in-process",
+        f"{labels[1]}: search_tool over HTTP",
+    ]
+    assert {"service_added_ms", "service_added_bm25_ms", "service_batches"} <= set(service.figures)
+    assert any("same text as in-process for 16/16" in note for note in service.notes)
 
 
 def test_search_options_are_refused_by_other_stages_and_bad_sizes(tmp_path):

@@ -1,12 +1,14 @@
 """The tool service for real: uvicorn on a free loopback port over an index of replayed
 articles, compared with the in-process tools; the micro-batcher on the same index."""
 
+import json
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -301,6 +303,93 @@ def test_a_body_that_is_not_json_and_the_client_errors(server, client):
         client.search(["a"], k=0)
     with pytest.raises(ToolServiceError, match="cannot reach the tool service"):
         ToolClient("http://127.0.0.1:9", timeout=2).health()
+
+
+def test_a_tool_endpoint_answers_post_only(server):
+    response = httpx.get(server.url + "/search")
+    assert (response.status_code, response.headers["allow"]) == (405, "POST")
+    assert response.json()["error"] == "/search answers POST only"
+    assert httpx.get(server.url + "/nowhere").status_code == 404
+
+
+def test_one_client_shared_by_threads_keeps_one_connection_each(index, client, queries):
+    answers: list = [None] * 4
+    connections: list = [None] * 4
+
+    def ask(position: int) -> None:
+        answers[position] = [client.search_tool(queries[position], k=3) for _ in range(3)]
+        connections[position] = client._http._connection()  # the one its three calls used
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for query, texts in zip(queries, answers, strict=False):
+        assert texts == [search_tool(index, query, k=3)] * 3
+    assert len({id(connection) for connection in connections}) == 4
+    assert all(connection.sock is not None for connection in connections)  # kept alive
+
+
+class _Scripted(BaseHTTPRequestHandler):
+    """A server that misbehaves on purpose: it closes every connection after one answer
+    without saying so (a kept-alive connection gone stale), and answers by path."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *_: object) -> None:  # quiet
+        pass
+
+    def _answer(self, status: int, body: bytes, kind: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def do_GET(self) -> None:  # http.server calls do_<METHOD>
+        if self.path == "/health":
+            self._answer(200, json.dumps({"status": "ok"}).encode())
+        elif self.path == "/slow/health":
+            time.sleep(1.5)
+            self._answer(200, b"{}")
+        elif self.path == "/text/health":
+            self._answer(200, b"not json", "text/plain")
+        else:
+            self._answer(500, b"Internal Server Error", "text/plain")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, *_: object) -> None:  # e.g. writing to a client that timed out
+        pass
+
+
+@pytest.fixture(scope="module")
+def scripted():
+    httpd = _QuietServer(("127.0.0.1", 0), _Scripted)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_the_client_reconnects_when_a_kept_alive_connection_went_stale(scripted):
+    with ToolClient(scripted) as tool_client:
+        for _ in range(3):  # each call after the first finds its connection closed
+            assert tool_client.health() == {"status": "ok"}
+
+
+def test_client_errors_name_the_url_and_the_cause(scripted):
+    with pytest.raises(ToolServiceError, match=r"at http://127\.0\.0\.1:\d+/slow/health did not"):
+        ToolClient(scripted + "/slow", timeout=0.3).health()
+    with pytest.raises(ToolServiceError, match=r"/health answered 200 without a JSON object"):
+        ToolClient(scripted + "/text").health()
+    with pytest.raises(ToolServiceError, match=r"/health answered 500: Internal Server Error"):
+        ToolClient(scripted + "/other").health()
+    with pytest.raises(ToolServiceError, match="must be http"):
+        ToolClient("127.0.0.1:8765")
 
 
 def test_visit_without_documents_is_a_503(index, queries):
