@@ -73,7 +73,7 @@ def _share(frame: pl.DataFrame, column: str) -> float:
     key=QA_TASKS_KEY,
     deps=[ENTITIES_KEY, RELATIONS_KEY, DOCUMENTS_KEY, dg.AssetKey(PASSAGES.name), SEARCH_INDEX_KEY],
     group_name="synthesis",
-    code_version=build.CODE_VERSION,
+    code_version=build.code_version(),
     kinds={"parquet", "polars", "lancedb"},
     check_specs=[
         dg.AssetCheckSpec("specs_reexecute", asset=QA_TASKS_KEY),

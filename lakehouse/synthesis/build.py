@@ -50,6 +50,12 @@ GENERATORS: dict[str, tuple[Generate, str]] = {
 }
 
 
+def code_version() -> str:
+    """The version of qa_tasks' code: the builder's and every generator's (with templates),
+    so that changing any generator makes the asset stale."""
+    return "+".join([CODE_VERSION, *(version for _make, version in GENERATORS.values())])
+
+
 @dataclass(frozen=True)
 class SynthesisSettings:
     """What to generate and how to check it."""
