@@ -110,5 +110,5 @@ def test_materialize_runs_through_dagster_and_is_recorded_in_the_instance(tmp_pa
         assert instance.get_dynamic_partitions("crawls") == ["wiki-en-smoke"]
         assert instance.get_latest_materialization_event(dg.AssetKey("documents")) is not None
     lakehouse = Lakehouse(root)
-    assert lakehouse.read("web_snapshots").height == 2000
+    assert lakehouse.read("web_snapshots").height == 2000 + 256  # articles + Factbook profiles
     assert lakehouse.sql("SELECT count(*) FROM documents").item() > 1900

@@ -60,8 +60,12 @@ def test_ui_shows_the_graph_and_metadata(tmp_path: Path):
             "document_rejects",
             "document_clusters",
             "entities",
+            "mentions",
+            "relations",
+            "graph_stats",
             "passages",
             "search_index",
+            "qa_tasks",
         }
         labels = {
             e["label"] for e in by_key["documents"]["assetMaterializations"][0]["metadataEntries"]
