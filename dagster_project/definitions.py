@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.index import passages, search_index_asset
 from assets.knowledge import entities, graph_stats_asset, mentions_asset, relations_asset
+from assets.models import base_model
 from assets.partitions import CRAWLS
 from assets.synthesis import qa_tasks
 from assets.web import WEB_SNAPSHOTS_KEY, extract_documents, web_snapshots
@@ -21,6 +22,7 @@ ASSETS = [
     passages,
     search_index_asset,
     qa_tasks,
+    base_model,
 ]
 
 # Crawls are partitioned and everything downstream reads all crawls at once, so the graph

@@ -47,6 +47,7 @@ def test_asset_graph_snapshot():
         "graph_stats": ("knowledge", ["entities", "mentions", "relations"], []),
         "passages": ("index", ["documents"], ["offsets_match_document_text"]),
         "search_index": ("index", ["passages"], []),
+        "base_model": ("training", [], []),
         "qa_tasks": (
             "synthesis",
             ["documents", "entities", "passages", "relations", "search_index"],

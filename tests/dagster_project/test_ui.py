@@ -66,6 +66,7 @@ def test_ui_shows_the_graph_and_metadata(tmp_path: Path):
             "passages",
             "search_index",
             "qa_tasks",
+            "base_model",
         }
         labels = {
             e["label"] for e in by_key["documents"]["assetMaterializations"][0]["metadataEntries"]
