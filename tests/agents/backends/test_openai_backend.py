@@ -1,11 +1,11 @@
 """The OpenAI backend against a scripted HTTP server on 127.0.0.1 (no model involved)."""
 
+import contextlib
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from agents.backends import (
     SamplingParams,
     stop_cut,
 )
+from tests.loopback import QuietHandler, serve
 
 
 @dataclass
@@ -61,7 +62,7 @@ def completion(text: str = "ok", **choice: Any) -> dict[str, Any]:
 def server() -> Iterator[tuple[str, Script]]:
     script = Script()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length))
@@ -72,32 +73,15 @@ def server() -> Iterator[tuple[str, Script]]:
             try:
                 reply = script.next_reply(body)
                 time.sleep(reply.delay_s)
-                payload = json.dumps(reply.body or {"error": "scripted"}).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (the timeout test)
+                # The client may give up mid-answer (the timeout test).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_json(reply.status, reply.body or {"error": "scripted"}, reply.headers)
             finally:
                 with script.lock:
                     script.in_flight -= 1
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", script
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(Handler, poll_seconds=0.02) as base_url:
+        yield f"{base_url}/v1", script
 
 
 def backend(url: str, **options: Any) -> OpenAIBackend:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -30,6 +29,7 @@ from lakehouse.index.service import (
 )
 from lakehouse.index.tools import BlockList, LocalTools, page_lookup, search_tool, visit_tool
 from tests.conftest import build_replayed_lakehouse, subprocess_env
+from tests.loopback import QuietHandler, serve
 
 SAILYARD = shutil.which("sailyard", path=str(Path(sys.executable).parent)) or "sailyard"
 N_ARTICLES = 40
@@ -331,14 +331,11 @@ def test_one_client_shared_by_threads_keeps_one_connection_each(index, client, q
     assert all(connection.sock is not None for connection in connections)  # kept alive
 
 
-class _Scripted(BaseHTTPRequestHandler):
+class _Scripted(QuietHandler):
     """A server that misbehaves on purpose: it closes every connection after one answer
     without saying so (a kept-alive connection gone stale), and answers by path."""
 
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, *_: object) -> None:  # quiet
-        pass
 
     def _answer(self, status: int, body: bytes, kind: str = "application/json") -> None:
         self.send_response(status)
@@ -360,19 +357,10 @@ class _Scripted(BaseHTTPRequestHandler):
             self._answer(500, b"Internal Server Error", "text/plain")
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, *_: object) -> None:  # e.g. writing to a client that timed out
-        pass
-
-
 @pytest.fixture(scope="module")
 def scripted():
-    httpd = _QuietServer(("127.0.0.1", 0), _Scripted)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(_Scripted) as base_url:
+        yield base_url
 
 
 def test_the_client_reconnects_when_a_kept_alive_connection_went_stale(scripted):

@@ -1,14 +1,13 @@
 """The LLM extractor against a real HTTP server on loopback that answers from a script."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import polars as pl
 import pytest
 
 from lakehouse.knowledge import llm_relations as llm
+from tests.loopback import QuietHandler, serve
 
 TEXT = (
     "Vertigo is a film directed by Alfred Hitchcock. "
@@ -74,7 +73,7 @@ def _answer(sentence: str) -> tuple[int, str]:
     return 500, "overloaded"
 
 
-class _ScriptedModel(BaseHTTPRequestHandler):
+class _ScriptedModel(QuietHandler):
     requests: ClassVar[list[dict]] = []
     failures_left: ClassVar[dict[str, int]] = {}
 
@@ -93,27 +92,15 @@ class _ScriptedModel(BaseHTTPRequestHandler):
             )  # fmt: skip
         elif sentence.startswith("Oslo"):
             self.failures_left["oslo"] -= 1
-        payload = json.dumps({"choices": [{"message": {"content": text}}]}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args) -> None:
-        pass  # keep the test output quiet
+        self.send_json(status, {"choices": [{"message": {"content": text}}]})
 
 
 @pytest.fixture
 def endpoint():
     _ScriptedModel.requests = []
     _ScriptedModel.failures_left = {"oslo": 1}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedModel)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serve(_ScriptedModel) as base_url:
+        yield f"{base_url}/v1"
 
 
 def test_answers_are_validated_counted_and_only_listed_entities_accepted(endpoint, monkeypatch):

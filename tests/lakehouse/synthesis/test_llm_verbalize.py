@@ -1,8 +1,6 @@
 """The LLM rewriter against a scripted OpenAI-compatible server on loopback."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -10,6 +8,7 @@ from lakehouse.synthesis import llm_verbalize as lv
 from lakehouse.synthesis import spec as S
 from lakehouse.synthesis.tasks import ENTITY, TaskDraft, finalize
 from tests.lakehouse.synthesis.europe import europe
+from tests.loopback import QuietHandler, serve
 
 REWRITES = {
     "Which country has Paris as its capital?": "Paris is the capital of which country?",
@@ -19,28 +18,17 @@ REWRITES = {
 }
 
 
-class _Rewriter(BaseHTTPRequestHandler):
+class _Rewriter(QuietHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         question = body["messages"][1]["content"].removeprefix("Question: ")
-        payload = json.dumps({"choices": [{"message": {"content": REWRITES[question]}}]})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload.encode())
-
-    def log_message(self, *args) -> None:
-        pass  # quiet
+        self.send_json(200, {"choices": [{"message": {"content": REWRITES[question]}}]})
 
 
 @pytest.fixture
 def endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Rewriter)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serve(_Rewriter) as base_url:
+        yield f"{base_url}/v1"
 
 
 def _task(graph, capital, country):

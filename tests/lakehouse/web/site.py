@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.loopback import QuietHandler
+
 ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\n"
 SLOW_SECONDS = 1.0  # the slow page answers after this long: above the tests' read timeout
 BINARY_BYTES = 32 * 1024 * 1024  # far above what socket buffers hold: a full read shows
@@ -166,10 +168,7 @@ class TestSite:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format, *args):
-                """Quiet: the site keeps its own request log."""
-
+        class Handler(QuietHandler):  # the site keeps its own request log
             def do_GET(self):
                 path = self.path.split("?", 1)[0]
                 site.log.add(path)
