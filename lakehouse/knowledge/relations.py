@@ -533,6 +533,21 @@ def _sentence_facts(
     def subject_at(match: re.Match[str]) -> str | None:
         return _sentence_subject(sentence, s_start, s_start + match.start(), linked, own)
 
+    def quantity(subject: str, attribute: str, value: float, unit: str, confidence: float):
+        text = f"{value:g} {unit}"
+        return _pattern_fact(
+            subject,
+            attribute,
+            QUANTITY,
+            text,
+            sentence,
+            doc_id,
+            sent_id,
+            confidence=confidence,
+            number=value,
+            unit=unit,
+        )
+
     for match in _EVENT.finditer(sentence):
         subject = subject_at(match)
         if subject is None:
@@ -561,19 +576,7 @@ def _sentence_facts(
         if subject is None or unit is None:
             continue
         value = _number(match.group("number"), match.group("scale"))
-        facts.append(
-            _pattern_fact(
-                subject,
-                attribute,
-                QUANTITY,
-                f"{value:g} {unit}",
-                sentence,
-                doc_id,
-                sent_id,
-                number=value,
-                unit=unit,
-            )
-        )
+        facts.append(quantity(subject, attribute, value, unit, 0.8))
     for match in _DIMENSION.finditer(sentence):
         subject = subject_at(match)
         if subject is None:
@@ -581,20 +584,7 @@ def _sentence_facts(
         unit = UNITS[match.group("unit")]
         value = _number(match.group("number"), None)
         attribute = DIMENSION_ATTRIBUTES[match.group("adjective")]
-        facts.append(
-            _pattern_fact(
-                subject,
-                attribute,
-                QUANTITY,
-                f"{value:g} {unit}",
-                sentence,
-                doc_id,
-                sent_id,
-                confidence=0.7,
-                number=value,
-                unit=unit,
-            )
-        )
+        facts.append(quantity(subject, attribute, value, unit, 0.7))
     return facts
 
 
