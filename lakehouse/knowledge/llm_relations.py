@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import httpx
 import jsonschema
@@ -102,8 +103,19 @@ class EndpointError(RuntimeError):
     """The endpoint could not be reached or kept failing."""
 
 
+class ChatSettings(Protocol):
+    """What `chat_completion` reads of its caller's settings (the extractor's here, the
+    question rewriter's in lakehouse.synthesis.llm_verbalize)."""
+
+    endpoint: str
+    model: str
+    retries: int
+
+    def sampling(self) -> dict[str, float | int]: ...
+
+
 def chat_completion(
-    client: httpx.Client, settings: LLMExtractorSettings, messages: list[dict[str, str]]
+    client: httpx.Client, settings: ChatSettings, messages: list[dict[str, str]]
 ) -> str:
     """The assistant text of one chat completion, retried on connection and 5xx errors."""
     url = settings.endpoint.rstrip("/") + "/chat/completions"
