@@ -33,6 +33,7 @@ from lakehouse.synthesis.verbalize import (
     Verbalizer,
     attribute_question,
     noun,
+    plural_clause,
     type_of,
 )
 
@@ -240,7 +241,7 @@ def analytical(graph: KnowledgeGraph, rng: random.Random) -> Iterator[TaskDraft]
                 generator=GENERATOR,
                 generator_version=VERSION,
                 kind="analytical",
-                question=f"How many {plural} {_plural_clause(clause)}?",
+                question=f"How many {plural} {plural_clause(clause)}?",
                 spec=S.count(group),
                 answer_type=NUMBER,
                 expected=str(len(members)),
@@ -261,21 +262,13 @@ def analytical(graph: KnowledgeGraph, rng: random.Random) -> Iterator[TaskDraft]
                 generator=GENERATOR,
                 generator_version=VERSION,
                 kind="analytical",
-                question=f"Of the {plural} that {_plural_clause(clause)}, which has {phrase}?",
+                question=f"Of the {plural} that {plural_clause(clause)}, which has {phrase}?",
                 spec=S.extreme(attribute, group, largest=largest),
                 answer_type=ENTITY,
                 expected=frozenset([winner]),
                 seed=0,
                 template=f"analytical/{'max' if largest else 'min'}/{predicate}/{attribute}",
             )
-
-
-def _plural_clause(clause: str) -> str:
-    """ "is bordered by Brazil" → "are bordered by Brazil" (agreement with a plural head)."""
-    for singular, plural in (("is ", "are "), ("has ", "have "), ("borders ", "border ")):
-        if clause.startswith(singular):
-            return plural + clause[len(singular) :]
-    return clause
 
 
 GENERATORS: dict[str, Callable[[KnowledgeGraph, random.Random], Iterator[TaskDraft]]] = {

@@ -171,7 +171,7 @@ class Verbalizer:
         clauses = self.clauses(spec)
         relative = " and ".join(clauses)
         if plural:
-            relative = _pluralize_clause(relative)
+            relative = plural_clause(relative)
         if not relative:
             return f"the {head}"
         if len(clauses) > 1:
@@ -216,11 +216,14 @@ def type_of(spec: Spec) -> str | None:
     return None
 
 
-def _pluralize_clause(relative: str) -> str:
-    """Agreement for a plural head: "borders" → "border", "has" → "have", "is" → "are"."""
+PLURAL_VERBS = {"is": "are", "has": "have", "was": "were", "borders": "border"}
+
+
+def plural_clause(relative: str) -> str:
+    """Agreement with a plural head: the verb opening each clause ("borders" → "border",
+    "has" → "have", "is" → "are"), clauses joined by "and" or "or"."""
     words = relative.split(" ")
-    replacements = {"is": "are", "has": "have", "was": "were", "borders": "border"}
     return " ".join(
-        replacements.get(word, word) if index == 0 or words[index - 1] == "and" else word
+        PLURAL_VERBS.get(word, word) if index == 0 or words[index - 1] in ("and", "or") else word
         for index, word in enumerate(words)
     )

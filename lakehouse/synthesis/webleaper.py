@@ -435,9 +435,9 @@ def names_an_answer(graph: KnowledgeGraph, draft: TaskDraft) -> bool:
 
 def plural_relative(verbalizer: Verbalizer, spec: S.Spec, entity_type: str | None) -> str:
     """The relative clause of the spec's plural noun phrase, without its head ("border
-    Brazil" from "the countries that border Brazil"). Clauses joined by "or" are each
-    pluralized on their own, and "its" agrees with the plural ("have X among their
-    languages"): the verbalizer's own agreement does neither."""
+    Brazil" from "the countries that border Brazil"), with "its" agreeing with the plural
+    ("have X among their languages"): a group's spec is one projection from a constant,
+    so every "its" is the members'."""
     head = f"the {noun(entity_type or type_of(spec), plural=True)} that "
     relative = verbalizer.phrase(spec, plural=True, entity_type=entity_type).removeprefix(head)
     return " ".join("their" if word == "its" else word for word in relative.split(" "))
