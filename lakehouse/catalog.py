@@ -46,6 +46,35 @@ DERIVED_VIEWS = (
             FROM qa_tasks GROUP BY ALL ORDER BY kind, generator, hops, split
         """,
     ),
+    DerivedView(
+        name="trajectory_stats",
+        tables=("trajectories",),
+        description="trajectories by collection, policy, model, paradigm and task kind: "
+        "accuracy, valid tool-call rate, turns, tokens and time",
+        sql="""
+            SELECT collection, policy, model, paradigm, method, kind,
+                   count(*) AS trajectories,
+                   round(avg(correct::INT), 4) AS accuracy,
+                   round(sum(tool_calls_valid)
+                         / nullif(sum(tool_calls_valid + tool_calls_invalid), 0), 4)
+                       AS valid_tool_call_rate,
+                   round(avg(turns), 2) AS avg_turns,
+                   round(avg(tokens_out), 1) AS avg_tokens_out,
+                   round(avg(wall_s), 3) AS avg_wall_s
+            FROM trajectories GROUP BY ALL ORDER BY ALL
+        """,
+    ),
+    DerivedView(
+        name="sft_trajectories",
+        tables=("trajectories",),
+        description="the rejection-sampled SFT selection: correct, answered, every tool call "
+        "valid, no format violation, train split only",
+        sql="""
+            SELECT * FROM trajectories
+            WHERE correct AND termination = 'answer' AND tool_calls_invalid = 0
+              AND violations = 0 AND split = 'train'
+        """,
+    ),
 )
 
 
