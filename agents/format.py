@@ -251,10 +251,10 @@ def _parse_call(body: str) -> tuple[ToolCall | None, tuple[FormatError, str] | N
     code = None
     if code_block := _CODE_BLOCK.search(text):
         rest = (text[: code_block.start()] + text[code_block.end() :]).strip()
-        value, detail = _loads(rest)
+        value, detail = loads_lenient(rest)
         code = code_block.group("code") if detail is None else None
     if code is None:  # no code block, or one inside the JSON (say, in a string)
-        value, detail = _loads(text)
+        value, detail = loads_lenient(text)
     if detail is not None:
         return None, (
             FormatError.BAD_JSON,
@@ -267,7 +267,7 @@ def _parse_call(body: str) -> tuple[ToolCall | None, tuple[FormatError, str] | N
         )
     name, arguments = value.get("name"), value.get("arguments")
     if isinstance(arguments, str):  # OpenAI-style: arguments as a JSON string
-        decoded, _ = _loads(arguments)
+        decoded, _ = loads_lenient(arguments)
         arguments = decoded if isinstance(decoded, dict) else arguments
     if arguments is None and code is not None:
         arguments = {}
@@ -284,7 +284,7 @@ def _parse_call(body: str) -> tuple[ToolCall | None, tuple[FormatError, str] | N
     return ToolCall(name=name.strip(), arguments=arguments), None
 
 
-def _loads(text: str) -> tuple[Any, str | None]:
+def loads_lenient(text: str) -> tuple[Any, str | None]:
     """Strict JSON, then JSON5 (single quotes, trailing commas, unquoted keys), then the
     outermost {...} in the text; the value, or the strict parser's complaint."""
     try:

@@ -4,10 +4,15 @@ Each paradigm is one module; all share the loop in `base.run_episode` and run wi
 policy and backend. `PARADIGMS` maps the names used in configs and trajectory rows.
 """
 
+from agents.paradigms.agentfold import AgentFold
 from agents.paradigms.base import EpisodeLimits, Paradigm, PromptSettings, run_episode
+from agents.paradigms.iterresearch import IterResearch
 from agents.paradigms.react import ReAct
+from agents.paradigms.resum import ReSum
 
-PARADIGMS: dict[str, type[Paradigm]] = {ReAct.name: ReAct}
+PARADIGMS: dict[str, type[Paradigm]] = {
+    paradigm.name: paradigm for paradigm in (ReAct, ReSum, IterResearch, AgentFold)
+}
 
 
 def make_paradigm(name: str, prompt: PromptSettings | None = None) -> Paradigm:
@@ -19,10 +24,13 @@ def make_paradigm(name: str, prompt: PromptSettings | None = None) -> Paradigm:
 
 __all__ = [
     "PARADIGMS",
+    "AgentFold",
     "EpisodeLimits",
+    "IterResearch",
     "Paradigm",
     "PromptSettings",
     "ReAct",
+    "ReSum",
     "make_paradigm",
     "run_episode",
 ]

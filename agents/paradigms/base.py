@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from agents.backends.base import BackendError
-from agents.episode import Episode, Message, Step, StepKind, Transcript
+from agents.episode import Episode, Step, StepKind, Transcript
 from agents.format import (
     FORCE_FINAL_ANSWER_PROMPT,
     TOOL_RESPONSE_ROLE,
@@ -79,6 +79,11 @@ class EpisodeStats:
     tool_s: float = 0.0
     notes: dict = field(default_factory=dict)
 
+    def bump(self, key: str) -> None:
+        """Add one to the count `key` in `notes` (a paradigm's own events, as summaries
+        made or directives ignored), so every such event is counted in the episode row."""
+        self.notes[key] = self.notes.get(key, 0) + 1
+
 
 class Paradigm:
     """How the model's context is built from the transcript (ReAct by default)."""
@@ -87,9 +92,14 @@ class Paradigm:
     version: str = "react-1"
     # An addendum to the system prompt describing the paradigm's own blocks, if any.
     instructions: str = ""
+    # The fixed texts the paradigm writes into contexts (a summary request, a workspace
+    # layout); hashed with the prompt, so a changed wording changes the recorded hash.
+    templates: tuple[str, ...] = ()
+    # The few-shot prefix when no PromptSettings are given (the default one is ReAct-format).
+    default_few_shot: FewShot = DEFAULT_FEW_SHOT
 
     def __init__(self, prompt: PromptSettings | None = None) -> None:
-        self.prompt = prompt or PromptSettings()
+        self.prompt = prompt or PromptSettings(few_shot=self.default_few_shot)
 
     # -- the prompt --------------------------------------------------------------------
     def system_text(self) -> str:
@@ -99,7 +109,7 @@ class Paradigm:
     def prompt_hash(self) -> str:
         """The hash recorded with every row: base prompt, few-shot and this paradigm."""
         base = prompt_template_hash(self.prompt.tools, self.prompt.few_shot)
-        text = f"{base}\n{self.version}\n{self.instructions}"
+        text = "\n".join([base, self.version, self.instructions, *self.templates])
         return hashlib.sha256(text.encode()).hexdigest()
 
     def begin(self, transcript: Transcript, question: str, counter: TokenCounter) -> None:
@@ -118,7 +128,9 @@ class Paradigm:
         """The turn in the reference format, plus this paradigm's own blocks (none here)."""
         return parse_turn(text), {}
 
-    def after_turn(self, transcript: Transcript, step: Step, blocks: dict) -> None:
+    def after_turn(
+        self, transcript: Transcript, step: Step, blocks: dict, stats: EpisodeStats
+    ) -> None:
         """React to a parsed turn's own blocks (IterResearch's report, AgentFold's folds)."""
         return None
 
@@ -129,8 +141,11 @@ class Paradigm:
         counter: TokenCounter,
         limits: EpisodeLimits,
         stats: EpisodeStats,
+        timeout_s: float,
     ) -> None:
-        """Rework the memory after a tool response (ReSum's summary); nothing in ReAct."""
+        """Rework the memory after a tool response (ReSum's summary, IterResearch's
+        workspace, AgentFold's folded history); nothing in ReAct. `timeout_s` is the time
+        the episode has left, for a paradigm that generates here."""
         return None
 
 
@@ -204,6 +219,12 @@ def out_of_time(started: float, limits: EpisodeLimits) -> bool:
     return time.perf_counter() - started >= limits.time_limit_s
 
 
+def turns_remain(transcript: Transcript, limits: EpisodeLimits) -> bool:
+    """True while another acting turn fits the turn budget (so memory work is not wasted
+    on a context no turn will see)."""
+    return len(transcript.turns) < limits.max_turns
+
+
 async def run_episode(
     task: EpisodeTask,
     actor: Actor,
@@ -236,12 +257,12 @@ async def run_episode(
             parsed, blocks = paradigm.parse(turn.text)
             step = add_model_step(transcript, StepKind.TURN, turn, parsed, context)
             stats.violations += len(parsed.violations)
-            paradigm.after_turn(transcript, step, blocks)
+            paradigm.after_turn(transcript, step, blocks, stats)
             if parsed.answer is not None:
                 termination, answer = Termination.ANSWER, parsed.answer
                 break
             await observe(transcript, parsed, runner, counter, stats)
-            await paradigm.after_observation(transcript, actor, counter, limits, stats)
+            await paradigm.after_observation(transcript, actor, counter, limits, stats, remaining())
     except TimeoutError:
         termination = Termination.TIME_LIMIT
     except BackendError as failure:
@@ -321,9 +342,14 @@ async def force_final_answer(
     return parsed.answer
 
 
-def messages_of(transcript: Transcript, indices: list[int]) -> list[Message]:
-    """The messages of `indices` (a helper for paradigms that render their own context)."""
-    return transcript.messages(indices)
+def opening_steps(transcript: Transcript) -> list[int]:
+    """The system prompt and few-shot steps: the fixed head of every paradigm's context."""
+    return [s.index for s in transcript.of_kind(StepKind.SYSTEM, StepKind.FEW_SHOT)]
+
+
+def question_of(transcript: Transcript) -> str:
+    """The episode's question (the text of its QUESTION step)."""
+    return transcript.of_kind(StepKind.QUESTION)[0].content
 
 
 def render_step_for_history(step: Step) -> str:
