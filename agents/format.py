@@ -333,3 +333,12 @@ def neutralize_tags(text: str) -> str:
 def render_tool_response(output: str) -> str:
     """A tool's output as the `<tool_response>` block the runtime appends, neutralized."""
     return f"{TOOL_RESPONSE_OPEN}\n{neutralize_tags(output)}\n{TOOL_RESPONSE_CLOSE}"
+
+
+def render_format_error(error: str) -> str:
+    """The runtime's own reply to a malformed turn, in a `<tool_response>` block.
+
+    Not neutralized: the text is the parser's (`ParsedTurn.error`, which never quotes the
+    model's turn), and its reminder must show the real tags, `<think>` and `<tool_call>`,
+    or the model is taught to write `&lt;think>`."""
+    return f"{TOOL_RESPONSE_OPEN}\n{error}\n{TOOL_RESPONSE_CLOSE}"

@@ -27,8 +27,8 @@ class GenerationContext:
     runner: ToolRunner
     counter: TokenCounter
     limits: EpisodeLimits
-    prompt: PromptSettings
     settings_hash: str
+    prompt: PromptSettings | None = None  # None: each paradigm's own default prompt
     gold_names: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
     doc_of_url: Callable[[str], str | None] = lambda url: None
 

@@ -26,6 +26,7 @@ from agents.format import (
     ParsedTurn,
     Termination,
     parse_turn,
+    render_format_error,
     render_tool_response,
 )
 from agents.policy import Actor, EpisodeTask, ModelTurn, Purpose, TokenCounter
@@ -300,7 +301,7 @@ async def observe(
         return transcript.add(
             TOOL_RESPONSE_ROLE,
             StepKind.TOOL_RESPONSE,
-            render_tool_response(text),
+            render_format_error(text),
             tool_error=text,
             content_tokens=counter.count_text(text),
         )

@@ -74,3 +74,12 @@ def test_full_context_forces_one_final_answer():
     assert episode.answer == "Canberra"
     assert episode.transcript.steps[-2].kind is StepKind.FORCE_ANSWER
     assert actor.contexts[-1][0] == "final_answer"
+
+
+def test_a_turn_without_action_is_told_the_format_with_real_tags():
+    episode, _ = run(["I think the answer is Canberra.", ANSWER])
+    response = episode.transcript.steps[3]
+    assert response.tool_error.startswith("Format error:")
+    assert "<think></think>" in response.content  # the reminder shows the tags themselves
+    assert "&lt;" not in response.content
+    assert (episode.tool_calls_valid, episode.tool_calls_invalid) == (0, 1)
