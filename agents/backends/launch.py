@@ -25,9 +25,14 @@ def open_backend(
     model: str | None = None,
     max_concurrency: int = 16,
     server_settings: object | None = None,
+    server: object | None = None,
     threads: int = 1,
 ) -> Iterator[Backend]:
-    """The backend of `kind` for `checkpoint` (or `endpoint` and `model`), open while in use."""
+    """The backend of `kind` for `checkpoint` (or `endpoint` and `model`), open while in use.
+
+    For vllm, `server` is a prepared (not started) `VllmServer`, as the Dagster resource
+    makes one; otherwise one is made for `checkpoint` with `server_settings`.
+    """
     if kind not in BACKEND_KINDS:
         raise ValueError(f"unknown backend {kind!r}; choose one of {', '.join(BACKEND_KINDS)}")
     if kind == "endpoint":
@@ -48,8 +53,10 @@ def open_backend(
         return
     from agents.vllm_server import ServerSettings, VllmServer
 
-    settings = server_settings if isinstance(server_settings, ServerSettings) else None
-    with VllmServer(checkpoint, settings) as server:
-        config = server.openai_config(max_concurrency=max_concurrency)
+    if not isinstance(server, VllmServer):
+        settings = server_settings if isinstance(server_settings, ServerSettings) else None
+        server = VllmServer(checkpoint, settings)
+    with server as running:
+        config = running.openai_config(max_concurrency=max_concurrency)
         with OpenAIBackend(config) as backend:
             yield backend
