@@ -11,7 +11,9 @@ no-context baseline on the same matches (evaluation/perf/linking.py). `synthesis
 lakehouse's graph and times the graph build, each generator and `generate_tasks` (against the
 10,000-tasks-in-2-minutes target), re-execution of every stored spec against DuckDB SQL
 computing the same answers (agreement checked: a cross-check of the executor), verification
-and the answerability search on a sample (evaluation/perf/synthesis.py).
+and the answerability search on a sample (evaluation/perf/synthesis.py). `generation` serves
+the embedded checkpoint with vLLM (or takes `--endpoint`) and measures completion tokens/s at
+concurrency 1, 4 and 16 against in-process transformers (evaluation/perf/generation.py).
 """
 
 from collections.abc import Callable
@@ -63,6 +65,12 @@ def _synthesis(repeat: int, console: Console, **options: object) -> BenchReport:
     return run_synthesis_benchmark(repeat=repeat, console=console, **options)
 
 
+def _generation(repeat: int, console: Console, **options: object) -> BenchReport:
+    from evaluation.perf.generation import run_generation_benchmark
+
+    return run_generation_benchmark(repeat=repeat, console=console, **options)
+
+
 def _search(repeat: int, console: Console, **options: object) -> BenchReport:
     from evaluation.perf.search import run_search_benchmark
 
@@ -89,6 +97,12 @@ BENCHMARKS: dict[str, Benchmark] = {
         "graph build, generation, spec execution vs DuckDB SQL, verification and "
         "answerability search on the lakehouse's graph",
         frozenset({"root"}),
+    ),
+    "generation": Benchmark(
+        _generation,
+        1,
+        "vLLM completion tokens/s at concurrency 1/4/16 vs in-process transformers",
+        frozenset({"root", "endpoint"}),
     ),
 }
 GROUPS = {"web": ("web_replay", "web_crawl", "near_dup")}
