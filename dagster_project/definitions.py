@@ -7,10 +7,11 @@ from assets.knowledge import entities, graph_stats_asset, mentions_asset, relati
 from assets.models import base_model
 from assets.partitions import CRAWLS
 from assets.synthesis import qa_tasks
+from assets.trajectories import trajectories
 from assets.web import WEB_SNAPSHOTS_KEY, extract_documents, web_snapshots
 from dagster_project.console_log import concise_console
 from dagster_project.profiles import PROFILES, run_config
-from dagster_project.resources import LakehouseResource
+from dagster_project.resources import LakehouseResource, VllmServerResource
 
 ASSETS = [
     web_snapshots,
@@ -23,6 +24,7 @@ ASSETS = [
     search_index_asset,
     qa_tasks,
     base_model,
+    trajectories,
 ]
 
 # Crawls are partitioned and everything downstream reads all crawls at once, so the graph
@@ -43,7 +45,7 @@ build_from_crawls_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=ASSETS,
-    resources={"lakehouse": LakehouseResource()},
+    resources={"lakehouse": LakehouseResource(), "vllm": VllmServerResource()},
     jobs=[replay_crawl_job, build_from_crawls_job],
     loggers={"console": concise_console},
 )

@@ -28,7 +28,18 @@ PROFILES: dict[str, Profile] = {
         description="the whole graph on a 2,000-article slice of the recorded crawl",
         crawl_id="wiki-en-smoke",
         # 2,000 of 10,033 articles: a seeded sample spread over all 12 topics.
-        ops={"web_snapshots": {"replay": {"language": "en", "limit": 2000, "sample_seed": 0}}},
+        ops={
+            "web_snapshots": {"replay": {"language": "en", "limit": 2000, "sample_seed": 0}},
+            # A few base-model episodes in-process (no vLLM install in the quick start).
+            "trajectories": {
+                "llm_tasks": 4,
+                "llm_samples": 1,
+                "backend": "transformers",
+                "max_turns": 3,
+                "turn_tokens": 192,
+                "concurrency": 1,
+            },
+        },
     ),
     "full": Profile(
         name="full",

@@ -58,6 +58,24 @@ def test_asset_graph_snapshot():
                 "splits_disjoint_by_entity",
             ],
         ),
+        "trajectories": (
+            "trajectories",
+            [
+                "base_model",
+                "documents",
+                "entities",
+                "passages",
+                "qa_tasks",
+                "relations",
+                "search_index",
+            ],
+            ["one_row_per_trajectory"],
+        ),
+        "trajectory_steps": (
+            "trajectories",
+            ["qa_tasks"],
+            ["model_turns_keep_token_ids", "steps_belong_to_trajectories"],
+        ),
     }
 
 

@@ -67,6 +67,8 @@ def test_ui_shows_the_graph_and_metadata(tmp_path: Path):
             "search_index",
             "qa_tasks",
             "base_model",
+            "trajectories",
+            "trajectory_steps",
         }
         labels = {
             e["label"] for e in by_key["documents"]["assetMaterializations"][0]["metadataEntries"]
