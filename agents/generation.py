@@ -6,14 +6,16 @@ gold entity names for the coverage reward, the URL → document map for lineage)
 is only what differs: the task, the policy, the paradigm and the sample number.
 """
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agents.episode import Episode
+from agents.format import Termination
 from agents.paradigms import EpisodeLimits, PromptSettings, make_paradigm, run_episode
 from agents.policy import EpisodeTask, Policy, TokenCounter
-from agents.rollouts import Rows
+from agents.rollouts import RetryableJobError, Rows
 from agents.tool_runner import ToolRunner
 from agents.trajectory_rows import TrajectoryMeta, trajectory_rows
 from lakehouse.ids import stable_id
@@ -87,6 +89,8 @@ class EpisodeJob:
         episode = await run_episode(
             task, actor, paradigm, context.runner, context.counter, context.limits
         )
+        if episode.termination is Termination.ERROR:  # the backend failed beyond its retries
+            raise RetryableJobError(f"task {self.task['task_id']}: {episode.error}")
         episode.extra.update(getattr(actor, "notes", {}))
         self.episode = episode
         return trajectory_rows(
@@ -101,3 +105,73 @@ class EpisodeJob:
 def settings_hash(*parts: object) -> str:
     """A short hash of a run's settings, part of every trajectory id."""
     return stable_id("cfg", *(repr(part) for part in parts)).removeprefix("cfg_")
+
+
+@dataclass
+class PlannerJob:
+    """A planner trajectory (FAS planning-action) of `task` and, when it reached the
+    answer, its HAS branches: one job, so a resumed run never has a parent without its
+    branches or branches without their parent."""
+
+    task: dict[str, Any]
+    planner: Policy
+    paradigm: str
+    sample: int
+    context: GenerationContext
+    explorer: Any | None = None  # a HasExplorer (agents/policies/has.py), or None: no HAS
+
+    def parent_job(self) -> EpisodeJob:
+        return EpisodeJob(
+            self.task, self.planner, self.paradigm, self.sample, "fas_planning", self.context
+        )
+
+    @property
+    def key(self) -> str:
+        return self.parent_job().key
+
+    async def run(self) -> Rows:
+        parent_job = self.parent_job()
+        rows = await parent_job.run()
+        (parent_row,) = rows["trajectories"]
+        if self.explorer is None or not parent_row["correct"] or parent_row["failure"]:
+            return rows
+        context = self.context
+        branches = await self.explorer.explore(
+            episode_task(self.task),
+            parent_job.episode,
+            parent_row["trajectory_id"],
+            make_paradigm(self.paradigm, context.prompt),
+            context.counter,
+            context.limits,
+            self.sample,
+        )
+        trajectories, steps = list(rows["trajectories"]), list(rows["trajectory_steps"])
+        discarded: dict[str, int] = {}
+        for number, branch in enumerate(branches):
+            if not branch.kept:
+                discarded[branch.reason] = discarded.get(branch.reason, 0) + 1
+                continue
+            meta = replace(
+                parent_job.meta,
+                policy=self.explorer.name,
+                method="has_branch",
+                sample=number,
+                parent_trajectory_id=parent_row["trajectory_id"],
+                branch_step=branch.point.step,
+            )
+            made = trajectory_rows(
+                branch.episode,
+                meta,
+                context.gold_names.get(self.task["task_id"], ()),
+                context.doc_of_url,
+            )
+            trajectories += made["trajectories"]
+            steps += made["trajectory_steps"]
+        notes = json.loads(parent_row["notes"])
+        notes["has"] = {
+            "branches": len(branches),
+            "kept": len(trajectories) - 1,
+            "discarded": discarded,
+        }
+        parent_row["notes"] = json.dumps(notes, ensure_ascii=False, sort_keys=True, default=str)
+        return {"trajectories": trajectories, "trajectory_steps": steps}

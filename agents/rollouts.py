@@ -11,7 +11,7 @@ their rows twice.
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import polars as pl
@@ -20,6 +20,15 @@ from lakehouse.journal import RunJournal
 
 Rows = Mapping[str, list[dict]]  # table name → rows
 Progress = Callable[[int, int], None]  # (jobs done, jobs to run)
+
+
+class RetryableJobError(RuntimeError):
+    """A job failed for a reason outside it (the model server is down, a request failed
+    beyond its retries): it is not journaled, so a rerun runs it again."""
+
+
+class JobsFailed(RuntimeError):
+    """Some jobs raised `RetryableJobError`; everything else was journaled."""
 
 
 class Job(Protocol):
@@ -37,6 +46,7 @@ class RunSummary:
     skipped: int
     ran: int
     chunks: int
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (key, error) not journaled
 
 
 async def run_jobs(
@@ -74,7 +84,11 @@ async def run_jobs(
 
     async def one(job: Job) -> None:
         async with semaphore:
-            rows = await job.run()
+            try:
+                rows = await job.run()
+            except RetryableJobError as error:
+                summary.failed.append((job.key, str(error)))
+                return
         buffer.append((job.key, rows))
         summary.ran += 1
         if progress is not None:
@@ -88,4 +102,10 @@ async def run_jobs(
                 group.create_task(one(job))
     finally:
         flush()  # whatever finished before a failure or a cancellation is kept
+    if summary.failed:
+        key, error = summary.failed[0]
+        raise JobsFailed(
+            f"{len(summary.failed)} of {len(pending)} jobs failed and were not journaled "
+            f"(first: {key}: {error}); the other {summary.ran} are kept: rerun to retry them"
+        )
     return summary

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import polars as pl
 import pytest
 
-from agents.rollouts import run_jobs
+from agents.rollouts import JobsFailed, RetryableJobError, run_jobs
 from lakehouse.journal import RunJournal
 
 SCHEMAS = {"rows": pl.Schema({"row_id": pl.String, "value": pl.Int64})}
@@ -59,3 +59,26 @@ def test_duplicate_job_keys_are_refused(tmp_path):
     jobs = [CountingJob("1", []), CountingJob("1", [])]
     with pytest.raises(ValueError, match="unique"):
         asyncio.run(run_jobs(jobs, RunJournal(tmp_path), SCHEMAS, concurrency=2))
+
+
+@dataclass
+class FlakyJob:
+    key: str
+    fail: bool
+
+    async def run(self):
+        if self.fail:
+            raise RetryableJobError("the model server is down")
+        return {"rows": [{"row_id": f"r-{self.key}", "value": int(self.key)}]}
+
+
+def test_jobs_that_fail_outside_are_not_journaled_and_the_rest_are(tmp_path):
+    journal = RunJournal(tmp_path / "j")
+    jobs = [FlakyJob(str(i), fail=i % 2 == 1) for i in range(4)]
+    with pytest.raises(JobsFailed, match="2 of 4 jobs failed"):
+        asyncio.run(run_jobs(jobs, journal, SCHEMAS, concurrency=2))
+    assert journal.done_keys() == {"0", "2"}
+    for job in jobs:
+        job.fail = False
+    summary = asyncio.run(run_jobs(jobs, journal, SCHEMAS, concurrency=2))
+    assert (summary.skipped, summary.ran) == (2, 2)
