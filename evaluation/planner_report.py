@@ -10,10 +10,12 @@ then reports:
   notes (the queries tried and what the results held, or what the page lacked);
 - HAS branches tried and kept per successful trajectory, and why branches were dropped;
 - the rank of the useful result in every search of the kept trajectories, planner alone
-  and planner + HAS (the SFT probe learned "take result 1" when 83% of gold sat first);
+  and planner + HAS (the SFT probe learned "take result 1" when 83% of gold sat first), and
+  the share of kept trajectories that never needed more than result 1;
 - reasoning-action success.
 
-Nothing is written to the lakehouse; `--json` saves the figures. Torch runs on one thread
+Nothing is written to the lakehouse; `--json` saves the figures, `--jsonl` one line per task
+(failure, ranks, queries, branches) for further analysis. Torch runs on one thread
 (the embedder of the search index; the machine has 2 cores and other work runs).
 """
 
@@ -91,6 +93,40 @@ def _ranks(notes: dict[str, Any]) -> list[int | None]:
     return [search["gold_rank"] for search in notes.get("searches", [])]
 
 
+def _distractor_visits(notes: dict[str, Any]) -> int:
+    return sum(bool(visit.get("distractor")) for visit in notes.get("visits", []))
+
+
+def _top_only(ranks: Sequence[int | None], distractors: int) -> bool:
+    """A trajectory that never needed more than result 1: every search found the useful
+    page first, and no other result was visited (what teaches "always take result 1")."""
+    return distractors == 0 and all(rank == 1 for rank in ranks)
+
+
+def outcome_record(outcome: "Outcome") -> dict[str, Any]:
+    """One task's outcome as a JSON line (for analyses the report does not print)."""
+    notes = outcome.episode.extra
+    return {
+        "task_id": outcome.row["task_id"],
+        "kind": outcome.row["kind"],
+        "hops": outcome.row["hops"],
+        "split": outcome.row["split"],
+        "question": outcome.row["question"],
+        "answer": outcome.row["answer"],
+        "given": outcome.episode.answer,
+        "correct": outcome.correct,
+        "failure": outcome.failure,
+        "failure_hop": notes.get("hop"),
+        "failure_detail": notes.get("failure_detail"),
+        "turns": outcome.episode.turns,
+        "ranks": _ranks(notes),
+        "queries": [search["query"] for search in notes.get("searches", [])],
+        "branches": outcome.branches,
+        "reasoning_correct": outcome.reasoning_correct,
+        "reasoning_failure": outcome.reasoning_failure,
+    }
+
+
 async def _run_task(
     row: dict[str, Any],
     planner: PlannerPolicy,
@@ -119,6 +155,7 @@ async def _run_task(
                 "kept": b.kept,
                 "reason": b.reason,
                 "ranks": _ranks(b.notes),
+                "distractor_visits": _distractor_visits(b.notes),
                 "parent_rank": b.point.parent_rank,
                 "screened_rank": b.point.screened_rank,
             }
@@ -241,6 +278,18 @@ def report(outcomes: list[Outcome], seconds: float, examples: int) -> tuple[str,
         lines.append(f"| {rank} | {p[1]} | {b[1]} |")
     misses = sum(r is None for r in planner_ranks + has_ranks)
     lines.append(f"\nsearches that missed (then reformulated) in kept trajectories: {misses}")
+    parents_top = sum(_top_only(_ranks(o.episode.extra), 0) for o in successes)
+    branches_top = sum(_top_only(b["ranks"], b["distractor_visits"]) for b in kept)
+    kept_all = len(successes) + len(kept)
+    lines.append(
+        "trajectories that never needed more than result 1 (all useful pages first, no other "
+        f"result visited): planner {_share(parents_top, len(successes))}; planner + HAS "
+        f"{_share(parents_top + branches_top, kept_all)}"
+    )
+    figures["top_only"] = {
+        "planner": [parents_top, len(successes)],
+        "planner_has": [parents_top + branches_top, kept_all],
+    }
     figures["gold_rank"] = {
         "planner": dict(Counter(r for r in planner_ranks if r is not None)),
         "planner_has": dict(Counter(r for r in planner_ranks + has_ranks if r is not None)),
@@ -304,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-has", action="store_true", help="skip HAS")
     parser.add_argument("--examples", type=int, default=3, help="examples per failure class")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--jsonl", type=Path, default=None, help="write one line per task here")
     args = parser.parse_args(argv)
 
     import torch
@@ -338,6 +388,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(text)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
+    if args.jsonl:
+        with args.jsonl.open("w") as out:
+            for outcome in outcomes:
+                out.write(json.dumps(outcome_record(outcome), ensure_ascii=False, default=str))
+                out.write("\n")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ form must not be glued to more letters or digits ("1905" is not found in "19050"
 not in "Nigeria"), nor be the first half of a hyphenated name ("Guinea" in "Guinea-Bissau").
 """
 
+import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from agents.format import TOOL_RESPONSE_CLOSE, TOOL_RESPONSE_OPEN
@@ -131,18 +132,28 @@ def visited_pages(observation: str) -> list[VisitedPage]:
     return pages
 
 
-def _folded_with_offsets(text: str) -> tuple[str, list[int]]:
+@functools.lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    return fold(char)
+
+
+@functools.lru_cache(maxsize=64)
+def _folded_with_offsets(text: str) -> tuple[str, tuple[int, ...]]:
     """`text` folded character by character, and for each folded character the offset of
-    the original character it came from (folding may change lengths)."""
+    the original character it came from (folding may change lengths). Cached: one page is
+    searched for many forms."""
+    if text.isascii():
+        return text.lower(), tuple(range(len(text)))
     folded: list[str] = []
     offsets: list[int] = []
     for position, char in enumerate(text):
-        piece = fold(char)
+        piece = char.lower() if char.isascii() else _fold_char(char)
         folded.append(piece)
         offsets.extend([position] * len(piece))
-    return "".join(folded), offsets
+    return "".join(folded), tuple(offsets)
 
 
+@functools.lru_cache(maxsize=4096)
 def _form_pattern(form: str) -> re.Pattern[str]:
     body = r"\s+".join(re.escape(word) for word in fold(form).split())
     # Not glued to letters/digits, not inside a number ("1,905"), not the first half of a
@@ -155,25 +166,25 @@ def is_acronym(form: str) -> bool:
     return form.isupper() and form.isalpha() and len(form) <= ACRONYM_CHARS
 
 
+def _spans(text: str, form: str) -> Iterator[tuple[int, int]]:
+    """Every (start, end) where `form` is written in `text` (module docstring's rules)."""
+    if len(form.strip()) < MIN_FORM_CHARS:
+        return
+    if is_acronym(form):
+        for match in re.finditer(rf"(?<![\w\-]){re.escape(form)}(?![\w])(?!-\w)", text):
+            yield match.start(), match.end()
+        return
+    folded, offsets = _folded_with_offsets(text)
+    for match in _form_pattern(form).finditer(folded):
+        yield offsets[match.start()], offsets[match.end() - 1] + 1
+
+
 def find_form(text: str, forms: Iterable[str]) -> Found | None:
     """The first of `forms` (in the given order of preference) written in `text`, with the
     sentence around it; None when none is. Acronyms must match in case ("US", not "us")."""
-    folded, offsets = _folded_with_offsets(text)
     for form in forms:
-        if len(form.strip()) < MIN_FORM_CHARS:
-            continue
-        if is_acronym(form):
-            match = re.search(rf"(?<![\w\-]){re.escape(form)}(?![\w])(?!-\w)", text)
-            if match is None:
-                continue
-            start, end = match.start(), match.end()
-        else:
-            match = _form_pattern(form).search(folded)
-            if match is None:
-                continue
-            start = offsets[match.start()]
-            end = offsets[match.end() - 1] + 1
-        return Found(form, start, end, sentence_around(text, start, end))
+        for start, end in _spans(text, form):
+            return Found(form, start, end, sentence_around(text, start, end))
     return None
 
 
@@ -183,13 +194,11 @@ def find_fact(text: str, forms: Sequence[str], context: Sequence[str] = ()) -> F
     relation and not only the name."""
     first: Found | None = None
     for form in forms:
-        offset = 0
-        while (found := find_form(text[offset:], [form])) is not None:
-            found = Found(form, found.start + offset, found.end + offset, found.sentence)
+        for start, end in _spans(text, form):
+            found = Found(form, start, end, sentence_around(text, start, end))
             first = first or found
             if not context or find_form(found.sentence, context) is not None:
                 return found
-            offset = found.end
     return first
 
 
