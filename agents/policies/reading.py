@@ -27,6 +27,7 @@ _VISIT_TITLE = re.compile(r"^Title: (.*)$", re.MULTILINE)
 _EVIDENCE = "Evidence in page: \n"
 UNAVAILABLE = "The provided webpage content could not be accessed"
 _PART_FOOTER = re.compile(r"\n\nPart \d+ of \d+ of this page.*$", re.DOTALL)
+_CAPITALIZED_BEFORE = re.compile(r"\b[A-Z][\w'’-]*\s$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 QUOTE_CHARS = 240  # longest quote put into a thinking turn (~2 lines)
 MIN_FORM_CHARS = 2  # shorter forms ("a", "7") would be found anywhere
@@ -188,18 +189,27 @@ def find_form(text: str, forms: Iterable[str]) -> Found | None:
     return None
 
 
+def _glued(text: str, start: int) -> bool:
+    """Whether a match starting at `start` follows a capitalized word ("South Sudan" for
+    Sudan, "Equatorial Guinea" for Guinea): likely part of another name."""
+    return bool(_CAPITALIZED_BEFORE.search(text, 0, start))
+
+
 def find_fact(text: str, forms: Sequence[str], context: Sequence[str] = ()) -> Found | None:
-    """Where `text` writes a fact: the first of `forms` found, preferring an occurrence whose
-    sentence also names one of `context` (the fact's other end), so that a quote shows the
-    relation and not only the name."""
-    first: Found | None = None
+    """Where `text` writes a fact: the first of `forms` found, preferring an occurrence that
+    is not the tail of a longer name, then one whose sentence also names one of `context`
+    (the fact's other end), so that a quote shows the relation and not only the name."""
+    best: tuple[tuple[bool, bool], Found] | None = None
     for form in forms:
         for start, end in _spans(text, form):
             found = Found(form, start, end, sentence_around(text, start, end))
-            first = first or found
-            if not context or find_form(found.sentence, context) is not None:
+            named = not context or find_form(found.sentence, context) is not None
+            key = (not _glued(text, start), named)
+            if best is None or key > best[0]:
+                best = (key, found)
+            if key == (True, True):
                 return found
-    return first
+    return best[1] if best else None
 
 
 def sentence_around(text: str, start: int, end: int, limit: int = QUOTE_CHARS) -> str:

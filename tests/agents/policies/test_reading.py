@@ -83,3 +83,13 @@ def test_long_sentences_are_trimmed_around_the_match():
 def test_python_output_is_what_was_printed():
     assert python_output(render_tool_response("stdout:\n6\nstderr:\nwarn")) == "6"
     assert python_output(render_tool_response("stdout:\nChad\n[exit code 1]")) == "Chad"
+
+
+def test_a_name_inside_a_longer_name_is_the_last_resort():
+    text = (
+        "The official name of South Sudan is Republic of South Sudan. "
+        "South Sudan borders Ethiopia (1,299 km) and Sudan (2,158 km)."
+    )
+    found = find_fact(text, ["Sudan"], context=["South Sudan"])
+    assert found.start == text.index("Sudan (2,158")
+    assert find_fact("Papua New Guinea is an island.", ["Guinea"]).form == "Guinea"
