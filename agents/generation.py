@@ -175,3 +175,52 @@ class PlannerJob:
         }
         parent_row["notes"] = json.dumps(notes, ensure_ascii=False, sort_keys=True, default=str)
         return {"trajectories": trajectories, "trajectory_steps": steps}
+
+
+@dataclass
+class ReasoningJob:
+    """A reasoning-action trajectory (FAS): the question with all its evidence passages,
+    one reasoning turn, the answer (agents/policies/reasoning.py)."""
+
+    task: dict[str, Any]
+    policy: Any  # a ReasoningPolicy
+    sample: int
+    context: GenerationContext
+
+    @property
+    def meta(self) -> TrajectoryMeta:
+        from agents.policies import reasoning
+
+        return TrajectoryMeta(
+            collection=self.context.collection,
+            task=self.task,
+            policy=self.policy.name,
+            model=self.policy.model,
+            paradigm="single_turn",
+            paradigm_version=reasoning.REASONING_VERSION,
+            method="fas_reasoning",
+            sample=self.sample,
+            prompt_hash=reasoning.prompt_hash(),
+            sampling=self.policy.sampling,
+            settings_hash=self.context.settings_hash,
+            seed=self.policy.seed + self.sample,
+        )
+
+    @property
+    def key(self) -> str:
+        return self.meta.trajectory_id
+
+    async def run(self) -> Rows:
+        from agents.policies.reasoning import run_reasoning
+
+        episode, actor = await run_reasoning(
+            episode_task(self.task), self.policy, self.context.counter, self.sample
+        )
+        episode.extra.update(actor.notes)
+        return trajectory_rows(
+            episode,
+            self.meta,
+            self.context.gold_names.get(self.task["task_id"], ()),
+            self.context.doc_of_url,
+            failure=episode.extra.get("failure"),
+        )

@@ -12,6 +12,8 @@ rejection-sampled selection. The run is journaled: a killed materialization resu
 redoing finished trajectories, and its rows are written once.
 """
 
+import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -22,8 +24,18 @@ from pydantic import Field
 from agents.backends.base import SamplingParams
 from agents.backends.launch import BACKEND_KINDS, open_backend
 from agents.format import STOP_STRINGS
-from agents.generation import EpisodeJob, GenerationContext, settings_hash
+from agents.generation import (
+    EpisodeJob,
+    GenerationContext,
+    PlannerJob,
+    ReasoningJob,
+    settings_hash,
+)
 from agents.paradigms import PARADIGMS, EpisodeLimits
+from agents.policies.has import HasExplorer
+from agents.policies.plan import Sources
+from agents.policies.planner import PlannerPolicy
+from agents.policies.reasoning import ReasoningPolicy, passages_by_id
 from agents.policy import LLMPolicy, TokenCounter
 from agents.rollouts import Job
 from agents.tool_runner import ToolRunner
@@ -44,7 +56,16 @@ from dagster_project.resources import LakehouseResource, VllmServerResource
 from lakehouse.lineage import RunStamp, stamp
 from lakehouse.plots import bar_png
 from lakehouse.store import Lakehouse
-from lakehouse.tables import PASSAGES, QA_TASKS, TRAJECTORIES, TRAJECTORY_STEPS
+from lakehouse.synthesis.graph import KnowledgeGraph
+from lakehouse.tables import (
+    DOCUMENTS,
+    ENTITIES,
+    PASSAGES,
+    QA_TASKS,
+    RELATIONS,
+    TRAJECTORIES,
+    TRAJECTORY_STEPS,
+)
 
 TRAJECTORIES_KEY = dg.AssetKey(TRAJECTORIES.name)
 TRAJECTORY_STEPS_KEY = dg.AssetKey(TRAJECTORY_STEPS.name)
@@ -57,6 +78,13 @@ class TrajectoriesConfig(dg.Config):
 
     seed: int = 0
     splits: list[str] = Field(default_factory=lambda: ["train", "dev", "test"])
+    # FAS planning-action trajectories (and HAS branches of the successful ones), and
+    # reasoning-action trajectories, on a seeded sample of the tasks in `splits`.
+    planner_tasks: int = 5000
+    planner_paradigms: list[str] = Field(default_factory=lambda: ["react"])
+    has: bool = True
+    has_max_branches: int = 3
+    reasoning_tasks: int = 5000
     # LLM-policy samples: k per task, each paradigm, on `llm_tasks` tasks of `llm_split`.
     llm_tasks: int = 200
     llm_samples: int = 2
@@ -94,9 +122,10 @@ class TrajectoriesConfig(dg.Config):
         """Reject a config that cannot run, naming the setting."""
         if self.backend not in BACKEND_KINDS:
             raise dg.Failure(f"backend must be one of {BACKEND_KINDS}, got {self.backend!r}")
-        unknown = [p for p in self.llm_paradigms if p not in PARADIGMS]
-        if unknown:
-            raise dg.Failure(f"llm_paradigms: unknown {unknown}; known: {sorted(PARADIGMS)}")
+        for field_name in ("llm_paradigms", "planner_paradigms"):
+            unknown = [p for p in getattr(self, field_name) if p not in PARADIGMS]
+            if unknown:
+                raise dg.Failure(f"{field_name}: unknown {unknown}; known: {sorted(PARADIGMS)}")
         if self.backend == "endpoint" and not (self.endpoint and self.model):
             raise dg.Failure("backend endpoint needs `endpoint` and `model`")
 
@@ -107,9 +136,47 @@ def _tasks(store: Lakehouse, config: TrajectoriesConfig) -> pl.DataFrame:
     return tasks.filter(pl.col("split").is_in(config.splits)).sort("task_id")
 
 
+def _sample(tasks: pl.DataFrame, count: int, seed: int) -> pl.DataFrame:
+    return tasks.sample(min(count, tasks.height), seed=seed, shuffle=True)
+
+
+def _synthesis_jobs(
+    store: Lakehouse,
+    tasks: pl.DataFrame,
+    config: TrajectoriesConfig,
+    generation: GenerationContext,
+) -> list[Job]:
+    """Planner (+ HAS) and reasoning-action jobs on seeded samples of `tasks`."""
+    if config.planner_tasks <= 0 and config.reasoning_tasks <= 0:
+        return []
+    relations = store.read(RELATIONS.name)
+    graph = KnowledgeGraph.from_tables(store.read(ENTITIES.name), relations)
+    sources = Sources.from_tables(graph, store.read(DOCUMENTS.name), relations)
+    jobs: list[Job] = []
+    if config.planner_tasks > 0:
+        planner = PlannerPolicy(graph, sources, seed=config.seed)
+        explorer = (
+            HasExplorer(planner, generation.runner, max_branches=config.has_max_branches)
+            if config.has
+            else None
+        )
+        chosen = _sample(tasks, config.planner_tasks, config.seed)
+        jobs += [
+            PlannerJob(row, planner, paradigm, 0, generation, explorer)
+            for paradigm in config.planner_paradigms
+            for row in chosen.iter_rows(named=True)
+        ]
+    if config.reasoning_tasks > 0:
+        passages = passages_by_id(store.read(PASSAGES.name))
+        reasoner = ReasoningPolicy(graph, sources, passages, seed=config.seed)
+        chosen = _sample(tasks, config.reasoning_tasks, config.seed)
+        jobs += [ReasoningJob(row, reasoner, 0, generation) for row in chosen.iter_rows(named=True)]
+    return jobs
+
+
 def _llm_tasks(tasks: pl.DataFrame, config: TrajectoriesConfig) -> pl.DataFrame:
     chosen = tasks.filter(pl.col("split") == config.llm_split)
-    return chosen.sample(min(config.llm_tasks, chosen.height), seed=config.seed, shuffle=True)
+    return _sample(chosen, config.llm_tasks, config.seed)
 
 
 @dg.multi_asset(
@@ -172,7 +239,7 @@ def trajectories(
     fingerprint = settings_hash(CODE_VERSION, config.model_dump_json(), inputs, str(checkpoint))
     llm_tasks = _llm_tasks(tasks, config) if config.llm_tasks > 0 else tasks.clear()
     with ExitStack() as stack:
-        jobs: list[Job] = []
+        jobs = _synthesis_jobs(store, tasks, config, generation)
         if llm_tasks.height:
             if config.backend == "vllm" and config.max_context_tokens > vllm.max_model_len:
                 raise dg.Failure(
@@ -196,7 +263,7 @@ def trajectories(
                 for row in llm_tasks.iter_rows(named=True)
                 for sample in range(config.llm_samples)
             ]
-        context.log.info(f"{len(jobs)} trajectory jobs ({llm_tasks.height} LLM tasks)")
+        context.log.info(f"{len(jobs)} trajectory jobs ({llm_tasks.height} tasks for the LLM)")
         tables = run_generation(
             store,
             COLLECTION,
@@ -219,6 +286,44 @@ def trajectories(
     yield from _results(trajectory_frame, step_frame, str(path), str(steps_path))
 
 
+def _valid_call_rate() -> pl.Expr:
+    """Valid tool calls over all action attempts; null where nothing was attempted."""
+    attempts = pl.col("tool_calls_valid").sum() + pl.col("tool_calls_invalid").sum()
+    return pl.when(attempts > 0).then((pl.col("tool_calls_valid").sum() / attempts).round(4))
+
+
+def _planner_success(frame: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Planner trajectories' success rate and failure classes by `by` (kind or hops)."""
+    planner = frame.filter(pl.col("policy") == "planner")
+    return (
+        planner.group_by(by)
+        .agg(
+            pl.len().alias("tasks"),
+            pl.col("correct").mean().round(4).alias("success"),
+            pl.col("failure").drop_nulls().value_counts(sort=True).alias("failures"),
+        )
+        .with_columns(
+            pl.col("failures").map_elements(
+                lambda counts: ", ".join(f"{c['failure']}:{c['count']}" for c in counts),
+                return_dtype=pl.String,
+            )
+        )
+        .sort(by)
+    )
+
+
+def _gold_ranks(frame: pl.DataFrame) -> list[int]:
+    """The rank of the useful result in every search of correct planner and HAS
+    trajectories (what SFT data teaches about reading results, not taking the first)."""
+    ranks: list[int] = []
+    chosen = frame.filter(pl.col("policy").is_in(["planner", "has"]) & pl.col("correct"))
+    for notes in chosen.get_column("notes"):
+        for search in json.loads(notes).get("searches", []):
+            if search.get("gold_rank"):
+                ranks.append(int(search["gold_rank"]))
+    return ranks
+
+
 def _summary(frame: pl.DataFrame) -> pl.DataFrame:
     """Per policy, method and paradigm: counts, accuracy, valid tool-call rate, turns."""
     return (
@@ -226,12 +331,7 @@ def _summary(frame: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.len().alias("trajectories"),
             pl.col("correct").mean().round(4).alias("accuracy"),
-            (
-                pl.col("tool_calls_valid").sum()
-                / (pl.col("tool_calls_valid").sum() + pl.col("tool_calls_invalid").sum())
-            )
-            .round(4)
-            .alias("valid_tool_call_rate"),
+            _valid_call_rate().alias("valid_tool_call_rate"),
             pl.col("turns").mean().round(2).alias("avg_turns"),
         )
         .sort("policy", "method", "paradigm")
@@ -242,6 +342,7 @@ def _results(
     frame: pl.DataFrame, steps: pl.DataFrame, path: str, steps_path: str
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     summary = _summary(frame)
+    ranks = _gold_ranks(frame)
     by_termination = dict(frame.group_by("termination").len().sort("termination").rows())
     failures = dict(
         frame.filter(pl.col("failure").is_not_null())
@@ -284,6 +385,20 @@ def _results(
             "terminations": dg.MetadataValue.json(by_termination),
             "planner_failures": dg.MetadataValue.json(failures),
             "sft_selected": sft.height,
+            "planner_by_kind": dg.MetadataValue.md(_markdown(_planner_success(frame, "kind"))),
+            "planner_by_hops": dg.MetadataValue.md(_markdown(_planner_success(frame, "hops"))),
+            "gold_rank_counts": dg.MetadataValue.json(
+                {str(rank): count for rank, count in sorted(Counter(ranks).items())}
+            ),
+            "gold_rank_plot": png_markdown(
+                bar_png(
+                    [str(rank) for rank in sorted(Counter(ranks))] or ["none"],
+                    [Counter(ranks)[rank] for rank in sorted(Counter(ranks))] or [0],
+                    "rank of the useful result (correct planner + HAS searches)",
+                    "rank",
+                ),
+                "gold ranks",
+            ),
             "plot": png_markdown(plot, "trajectories by policy"),
             "stats": dg.MetadataValue.text('sailyard sql "SELECT * FROM trajectory_stats"'),
         },

@@ -30,8 +30,12 @@ PROFILES: dict[str, Profile] = {
         # 2,000 of 10,033 articles: a seeded sample spread over all 12 topics.
         ops={
             "web_snapshots": {"replay": {"language": "en", "limit": 2000, "sample_seed": 0}},
-            # A few base-model episodes in-process (no vLLM install in the quick start).
+            # 100 planner tasks (with HAS branches) and 100 reasoning-action trajectories;
+            # a few base-model episodes in-process (no vLLM install in the quick start).
             "trajectories": {
+                "planner_tasks": 100,
+                "has_max_branches": 2,
+                "reasoning_tasks": 100,
                 "llm_tasks": 4,
                 "llm_samples": 1,
                 "backend": "transformers",
