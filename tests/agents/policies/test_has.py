@@ -1,8 +1,10 @@
 import asyncio
+import json
 
 import pytest
 
 from agents.episode import StepKind
+from agents.generation import GenerationContext, PlannerJob
 from agents.paradigms import PromptSettings, ReAct
 from agents.policies import phrasing
 from agents.policies.has import DISTRACTOR, REPHRASE, HasExplorer, HasPolicy
@@ -126,3 +128,32 @@ def test_has_policy_hands_out_one_branch_per_sample(graph, sources):
     assert policy.name == "has"
     assert policy.model == planner.model
     assert [policy.actor(task, i).point for i in range(len(points))] == points
+
+
+def test_planner_job_stores_the_parent_and_its_kept_branches(graph, sources):
+    planner = PlannerPolicy(graph, sources)
+    ranking, _ = rankings(planner, graph)
+    tools = world.PageTools(world.documents_frame(), rankings=ranking)
+    runner = ToolRunner(tools)
+    context = GenerationContext(
+        "synthesis",
+        runner,
+        TokenCounter(),
+        world.LIMITS,
+        "cfg",
+        PromptSettings(few_shot=NO_FEW_SHOT),
+    )
+    task = {**capital_task(graph), "split": "train"}
+    job = PlannerJob(task, planner, "react", 0, context, HasExplorer(planner, runner))
+    rows = asyncio.run(job.run())
+    parent, *branches = rows["trajectories"]
+    assert parent["policy"] == "planner"
+    assert parent["correct"]
+    assert parent["failure"] is None
+    assert len(branches) == 3  # two rephrasings and a distractor, all reaching the answer
+    for branch in branches:
+        assert branch["policy"] == "has"
+        assert branch["method"] == "has_branch"
+        assert branch["parent_trajectory_id"] == parent["trajectory_id"]
+        assert branch["correct"]
+    assert json.loads(parent["notes"])["has"]["kept"] == 3
