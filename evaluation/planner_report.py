@@ -66,6 +66,7 @@ class CachedToolRunner(ToolRunner):
         self._memo: dict[str, ToolOutcome] = {}
 
     async def run(self, call: ToolCall) -> ToolOutcome:
+        """The call's outcome, run once per distinct call."""
         key = json.dumps([call.name, call.arguments], sort_keys=True, ensure_ascii=False)
         if key not in self._memo:
             self._memo[key] = await super().run(call)
@@ -86,6 +87,7 @@ class Outcome:
 
     @property
     def success(self) -> bool:
+        """No failure recorded and a correct verdict."""
         return self.failure is None and self.correct
 
 

@@ -95,6 +95,8 @@ class BranchActor:
 
     @property
     def notes(self) -> dict[str, Any]:
+        """The planner's notes plus the branch point, the replay state and whether the
+        alternative was taken (what the runner stores with the branch)."""
         return {
             **self.inner.notes,
             "branch": self.point.record(),

@@ -324,6 +324,7 @@ def plan_steps(plan: Plan, graph: KnowledgeGraph) -> list[str]:
     step_of_hop: dict[int, int] = {}
 
     def name_of(entity: str) -> str:
+        """How the plan names an entity: by step once found, else as the question does."""
         if entity in found_in:
             return f"the {kind_noun(graph, entity)} from step {found_in[entity]}"
         if entity in plan.phrases:
@@ -372,6 +373,7 @@ def plan_steps(plan: Plan, graph: KnowledgeGraph) -> list[str]:
 
 
 def names(entities: Sequence[str], graph: KnowledgeGraph) -> list[str]:
+    """The entities' names, in order."""
     return [graph.name(e) for e in entities]
 
 

@@ -259,18 +259,22 @@ class _Deriver:
         self._members: dict[str, frozenset[str]] = {}
 
     def members(self, node: Spec) -> frozenset[str]:
+        """The entities a set node executes to (memoized per node)."""
         key = canonical(node)
         if key not in self._members:
             self._members[key] = execute(node, self.graph).entities or frozenset()
         return self._members[key]
 
     def fact(self, entity: str, predicate: str) -> None:
+        """Derive the one fact of an attribute (a value, a superlative's member)."""
         found = self.graph.fact(entity, predicate)
         if found is None:
             raise _Unplannable(f"{self.graph.name(entity)} has no one value of {predicate}")
         self.out.append(found.relation_id)
 
     def root(self, spec: Spec, answers: Sequence[str]) -> None:
+        """Derive the whole answer: a literal's subject and fact, every counted member, or
+        each answer entity."""
         op = spec["op"]
         if op == "value":
             members = self.members(spec["of"])
@@ -287,6 +291,7 @@ class _Deriver:
                 self.derive(spec, answer)
 
     def derive(self, node: Spec, entity: str) -> None:
+        """Append, in post-order, the relations that put `entity` in `node`'s set."""
         op = node["op"]
         if op == "entity":
             return

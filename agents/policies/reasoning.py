@@ -83,6 +83,7 @@ class ReasoningPolicy:
         self.sampling = {"seed": seed}
 
     def plan(self, row: Mapping[str, Any]) -> Plan:
+        """The task's plan: the facts the reasoning goes through, in order."""
         return make_plan(row, self.graph, self.sources)
 
     def shown_passages(self, row: Mapping[str, Any], sample: int) -> list[Passage]:
@@ -102,6 +103,7 @@ class ReasoningPolicy:
         return PASSAGES_TEMPLATE.format(question=row["question"], passages="\n\n".join(blocks))
 
     def actor(self, task: EpisodeTask, sample: int) -> "ReasoningActor":
+        """The actor writing the task's one reasoning turn (sample `i`: seed + i order)."""
         return ReasoningActor(self, task.row, sample)
 
 
