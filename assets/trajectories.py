@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 
 import dagster as dg
 import polars as pl
@@ -85,6 +86,9 @@ class TrajectoriesConfig(dg.Config):
     has: bool = True
     has_max_branches: int = 3
     reasoning_tasks: int = 5000
+    # The planner's episodes are training data for the policy model: they may use its whole
+    # window (SmolLM2-135M: 8,192 positions), longer than a vLLM server's max_model_len.
+    planner_max_context_tokens: int = 8192
     # LLM-policy samples: k per task, each paradigm, on `llm_tasks` tasks of `llm_split`.
     llm_tasks: int = 200
     llm_samples: int = 2
@@ -154,20 +158,25 @@ def _synthesis_jobs(
     sources = Sources.from_tables(graph, store.read(DOCUMENTS.name), relations)
     jobs: list[Job] = []
     if config.planner_tasks > 0:
+        planner_generation = replace(
+            generation,
+            limits=replace(generation.limits, max_context_tokens=config.planner_max_context_tokens),
+        )
         planner = PlannerPolicy(graph, sources, seed=config.seed)
         explorer = (
-            HasExplorer(planner, generation.runner, max_branches=config.has_max_branches)
+            HasExplorer(planner, planner_generation.runner, max_branches=config.has_max_branches)
             if config.has
             else None
         )
         chosen = _sample(tasks, config.planner_tasks, config.seed)
         jobs += [
-            PlannerJob(row, planner, paradigm, 0, generation, explorer)
+            PlannerJob(row, planner, paradigm, 0, planner_generation, explorer)
             for paradigm in config.planner_paradigms
             for row in chosen.iter_rows(named=True)
         ]
     if config.reasoning_tasks > 0:
-        passages = passages_by_id(store.read(PASSAGES.name))
+        documents = store.read(DOCUMENTS.name).select("url", "description")
+        passages = passages_by_id(store.read(PASSAGES.name), dict(documents.rows()))
         reasoner = ReasoningPolicy(graph, sources, passages, seed=config.seed)
         chosen = _sample(tasks, config.reasoning_tasks, config.seed)
         jobs += [ReasoningJob(row, reasoner, 0, generation) for row in chosen.iter_rows(named=True)]

@@ -370,7 +370,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     runner = CachedToolRunner(LocalTools(index, documents))
     planner = PlannerPolicy(graph, sources, seed=args.seed)
     explorer = HasExplorer(planner, runner, max_branches=args.max_branches)
-    reasoner = ReasoningPolicy(graph, sources, passages_by_id(store.read("passages")), args.seed)
+    descriptions = dict(documents.select("url", "description").rows())
+    reasoner = ReasoningPolicy(
+        graph, sources, passages_by_id(store.read("passages"), descriptions), args.seed
+    )
     tasks = _select(store.read("qa_tasks"), args.limit, args.per_kind, args.seed)
     print(f"{tasks.height} tasks from {store.root}", file=sys.stderr, flush=True)
     started = time.perf_counter()

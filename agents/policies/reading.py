@@ -24,6 +24,7 @@ from lakehouse.web.urls import normalize_url
 _RESULT_LINE = re.compile(r"^(\d+)\. \[(.*)\]\((\S+)\)\s*$", re.MULTILINE)
 _VISIT_HEADER = re.compile(r"^The useful information in (\S+) for user goal", re.MULTILINE)
 _VISIT_TITLE = re.compile(r"^Title: (.*)$", re.MULTILINE)
+_VISIT_DESCRIPTION = re.compile(r"^Description: (.*)$", re.MULTILINE)
 _EVIDENCE = "Evidence in page: \n"
 UNAVAILABLE = "The provided webpage content could not be accessed"
 _PART_FOOTER = re.compile(r"\n\nPart \d+ of \d+ of this page.*$", re.DOTALL)
@@ -122,6 +123,9 @@ def visited_pages(observation: str) -> list[VisitedPage]:
         start = block.find(_EVIDENCE)
         text = block[start + len(_EVIDENCE) :] if start != -1 else ""
         text = _PART_FOOTER.sub("", text).strip()
+        description = _VISIT_DESCRIPTION.search(block[:start] if start != -1 else block)
+        if description and text:  # the page's short description is part of what it says
+            text = f"{description.group(1).strip()}\n\n{text}"
         pages.append(
             VisitedPage(
                 url=header.group(1),

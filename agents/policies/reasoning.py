@@ -50,10 +50,20 @@ class Passage:
     text: str
 
 
-def passages_by_id(frame: Any) -> dict[str, Passage]:
-    """passage id → Passage, from a `passages` table frame (passage_id, title, url, text)."""
+def passages_by_id(frame: Any, descriptions: Mapping[str, str] | None = None) -> dict[str, Passage]:
+    """passage id → Passage, from a `passages` table frame (passage_id, title, url, text).
+
+    `descriptions` (url → the page's short description, from `documents`) puts each page's
+    description above its passages' text, as the visit tool shows it: facts such as life
+    years are stated only there ("Swedish and American actress (1905–1990)")."""
+    descriptions = descriptions or {}
+
+    def with_description(url: str, text: str) -> str:
+        description = descriptions.get(url)
+        return f"{description}\n{text}" if description else text
+
     return {
-        pid: Passage(pid, title or "", url or "", text or "")
+        pid: Passage(pid, title or "", url or "", with_description(url or "", text or ""))
         for pid, title, url, text in frame.select("passage_id", "title", "url", "text").iter_rows()
     }
 

@@ -70,17 +70,21 @@ class Page:
     url: str
     title: str
     text: str
+    description: str = ""  # the page's short description, shown under its title
 
 
 PageLookup = Callable[[str], Page | None]
 
 
 def page_lookup(documents: pl.DataFrame) -> PageLookup:
-    """A url → Page function over a documents frame (doc_id, url, title, text); build it once
-    and pass it to every visit call instead of the frame."""
+    """A url → Page function over a documents frame (doc_id, url, title, text and, where the
+    frame has one, description); build it once and pass it to every visit call."""
+    if "description" not in documents.columns:
+        documents = documents.with_columns(pl.lit(None, dtype=pl.String).alias("description"))
+    columns = documents.select("doc_id", "url", "title", "text", "description")
     pages = {
-        url: Page(doc_id, url, title or "", text or "")
-        for doc_id, url, title, text in documents.select("doc_id", "url", "title", "text").rows()
+        url: Page(doc_id, url, title or "", text or "", description or "")
+        for doc_id, url, title, text, description in columns.rows()
     }
     return pages.get
 
@@ -322,7 +326,9 @@ def _visit_one(
         )
     return (
         _visit_header(url, goal)
-        + f"Title: {found.title}\n\n"
+        + f"Title: {found.title}\n"
+        + (f"Description: {found.description}\n" if found.description else "")
+        + "\n"
         + "Evidence in page: \n"
         + pages[page]
         + "\n\n"

@@ -147,3 +147,17 @@ def test_block_list_fingerprint():
     assert BlockList().fingerprint() == "none"
     assert BlockList(urls={"u"}).fingerprint() == BlockList(urls=["u"]).fingerprint()
     assert BlockList(urls={"u"}).fingerprint() != BlockList(doc_ids={"u"}).fingerprint()
+
+
+def test_visit_shows_the_page_description_under_its_title(index):
+    described = DOCUMENTS.with_columns(
+        pl.when(pl.col("url") == BAIKAL_URL)
+        .then(pl.lit("Rift lake in Siberia, Russia (25 million years old)"))
+        .otherwise(None)
+        .alias("description")
+    )
+    out = visit_tool(index, described, BAIKAL_URL, goal="age of the lake")
+    assert (
+        "Title: Lake Baikal\nDescription: Rift lake in Siberia, Russia (25 million years old)\n\n"
+        in out
+    )
