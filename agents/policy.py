@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from agents.backends.base import Backend, GenerationRequest, SamplingParams
 from agents.episode import Message, Transcript
+from agents.format import STOP_STRINGS
 
 # Characters per token of English text with a BPE tokenizer, for the estimate only.
 CHARS_PER_TOKEN_ESTIMATE = 3.6
@@ -104,6 +105,21 @@ class TokenCounter:
         if self.tokenizer is None:
             return int(len(text) / CHARS_PER_TOKEN_ESTIMATE)
         return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+
+def agent_sampling(
+    temperature: float, top_p: float, max_tokens: int, seed: int | None
+) -> SamplingParams:
+    """Sampling for agent turns: stop where a tool response would start (the reference
+    agent's stop list), and keep the sampled tokens' log-probs for training."""
+    return SamplingParams(
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop=STOP_STRINGS,
+        seed=seed,
+        logprobs=True,
+    )
 
 
 class LLMPolicy:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
 from agents.episode import Episode, Step, StepKind
 from evaluation.scoring import Verdict, entity_mention_coverage, verdict
 from lakehouse.ids import stable_id
@@ -150,6 +152,13 @@ def trajectory_rows(
     }
     steps = [step_row(step, trajectory_id, meta.collection) for step in episode.transcript.steps]
     return {"trajectories": [row], "trajectory_steps": steps}
+
+
+def valid_call_rate() -> pl.Expr:
+    """Aggregation over trajectory rows: valid tool calls over all action attempts (valid
+    and invalid calls, and turns with no action); null where nothing was attempted."""
+    attempts = pl.col("tool_calls_valid").sum() + pl.col("tool_calls_invalid").sum()
+    return pl.when(attempts > 0).then((pl.col("tool_calls_valid").sum() / attempts).round(4))
 
 
 def step_row(step: Step, trajectory_id: str, collection: str) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from pydantic import Field
 
 from agents.backends.base import SamplingParams
 from agents.backends.launch import BACKEND_KINDS, open_backend
-from agents.format import STOP_STRINGS
 from agents.generation import (
     EpisodeJob,
     GenerationContext,
@@ -37,9 +36,10 @@ from agents.policies.has import HasExplorer
 from agents.policies.plan import Sources
 from agents.policies.planner import PlannerPolicy
 from agents.policies.reasoning import ReasoningPolicy, passages_by_id
-from agents.policy import LLMPolicy, TokenCounter
+from agents.policy import LLMPolicy, TokenCounter, agent_sampling
 from agents.rollouts import Job
 from agents.tool_runner import ToolRunner
+from agents.trajectory_rows import valid_call_rate
 from agents.trajectory_run import (
     clear_journal,
     doc_of_url_function,
@@ -113,14 +113,7 @@ class TrajectoriesConfig(dg.Config):
         )
 
     def sampling(self) -> SamplingParams:
-        return SamplingParams(
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_tokens=self.turn_tokens,
-            stop=STOP_STRINGS,
-            seed=self.seed,
-            logprobs=True,
-        )
+        return agent_sampling(self.temperature, self.top_p, self.turn_tokens, self.seed)
 
     def check(self) -> None:
         """Reject a config that cannot run, naming the setting."""
@@ -295,12 +288,6 @@ def trajectories(
     yield from _results(trajectory_frame, step_frame, str(path), str(steps_path))
 
 
-def _valid_call_rate() -> pl.Expr:
-    """Valid tool calls over all action attempts; null where nothing was attempted."""
-    attempts = pl.col("tool_calls_valid").sum() + pl.col("tool_calls_invalid").sum()
-    return pl.when(attempts > 0).then((pl.col("tool_calls_valid").sum() / attempts).round(4))
-
-
 def _planner_success(frame: pl.DataFrame, by: str) -> pl.DataFrame:
     """Planner trajectories' success rate and failure classes by `by` (kind or hops)."""
     planner = frame.filter(pl.col("policy") == "planner")
@@ -340,7 +327,7 @@ def _summary(frame: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.len().alias("trajectories"),
             pl.col("correct").mean().round(4).alias("accuracy"),
-            _valid_call_rate().alias("valid_tool_call_rate"),
+            valid_call_rate().alias("valid_tool_call_rate"),
             pl.col("turns").mean().round(2).alias("avg_turns"),
         )
         .sort("policy", "method", "paradigm")

@@ -26,11 +26,11 @@ from rich.table import Table
 from agents.backends.base import Backend, SamplingParams
 from agents.backends.launch import BACKEND_KINDS, open_backend
 from agents.checkpoints import EMBEDDED_DIR_NAME
-from agents.format import STOP_STRINGS
 from agents.generation import EpisodeJob, GenerationContext, settings_hash
 from agents.paradigms import PARADIGMS, EpisodeLimits
-from agents.policy import LLMPolicy, TokenCounter
+from agents.policy import LLMPolicy, TokenCounter, agent_sampling
 from agents.tool_runner import ToolRunner
+from agents.trajectory_rows import valid_call_rate
 from agents.trajectory_run import (
     RunTables,
     doc_of_url_function,
@@ -110,14 +110,7 @@ def generation_context(
 
 
 def sampling(settings: RunSettings) -> SamplingParams:
-    return SamplingParams(
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        max_tokens=settings.turn_tokens,
-        stop=STOP_STRINGS,
-        seed=settings.seed,
-        logprobs=True,
-    )
+    return agent_sampling(settings.temperature, settings.top_p, settings.turn_tokens, settings.seed)
 
 
 def paradigm_summary(trajectories: pl.DataFrame) -> pl.DataFrame:
@@ -126,12 +119,7 @@ def paradigm_summary(trajectories: pl.DataFrame) -> pl.DataFrame:
         trajectories.group_by("paradigm")
         .agg(
             pl.len().alias("episodes"),
-            (
-                pl.col("tool_calls_valid").sum()
-                / (pl.col("tool_calls_valid").sum() + pl.col("tool_calls_invalid").sum())
-            )
-            .round(4)
-            .alias("valid_tool_call_rate"),
+            valid_call_rate().alias("valid_tool_call_rate"),
             pl.col("correct").mean().round(4).alias("accuracy"),
             (pl.col("termination") == "answer").mean().round(4).alias("answered"),
             pl.col("turns").mean().round(2).alias("avg_turns"),
