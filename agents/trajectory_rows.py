@@ -189,3 +189,63 @@ def step_row(step: Step, trajectory_id: str, collection: str) -> dict[str, Any]:
         "finish_reason": step.finish_reason,
         "parent_ids": [trajectory_id],
     }
+
+
+def judge_trajectories(
+    trajectories: pl.DataFrame, tasks: pl.DataFrame, settings: Any
+) -> pl.DataFrame:
+    """`trajectories` with an LLM judge's verdict on every answer the rules called wrong.
+
+    Rule verdicts (exact, alias, numeric, date, set F1) stand where they say correct; an
+    answered trajectory they reject is sent to the judge (evaluation/judge.py, `settings` a
+    JudgeSettings), and the judge's verdict replaces the rule's, with method "judge", the
+    judge's reason, and the judge's hash in `verdict_reason` so a row says which judge
+    decided. Set answers keep their F1 as the correctness reward unless the judge accepts.
+    """
+    from evaluation.judge import JudgeItem, judge_batch, judge_hash
+
+    questions = dict(tasks.select("task_id", "question").iter_rows())
+    answers = {
+        row["task_id"]: row
+        for row in tasks.select("task_id", "answer", "answer_aliases").iter_rows(named=True)
+    }
+    doubtful = trajectories.filter(~pl.col("correct") & pl.col("answer").is_not_null())
+    if doubtful.is_empty():
+        return trajectories
+    items = [
+        JudgeItem(
+            question=questions[task_id],
+            prediction=answer,
+            answer=answers[task_id]["answer"],
+            aliases=tuple(answers[task_id]["answer_aliases"] or ()),
+        )
+        for task_id, answer in doubtful.select("task_id", "answer").iter_rows()
+    ]
+    verdicts = judge_batch(items, settings)
+    tag = judge_hash(settings)[:12]
+    judged = pl.DataFrame(
+        {
+            "trajectory_id": doubtful.get_column("trajectory_id"),
+            "_correct": [v.correct for v in verdicts],
+            "_reason": [f"judge {tag}: {v.reason}" for v in verdicts],
+        }
+    )
+    return (
+        trajectories.join(judged, on="trajectory_id", how="left")
+        .with_columns(
+            pl.when(pl.col("_correct").is_not_null())
+            .then(pl.col("_correct"))
+            .otherwise(pl.col("correct"))
+            .alias("correct"),
+            pl.when(pl.col("_correct").is_not_null())
+            .then(pl.lit("judge"))
+            .otherwise(pl.col("verdict_method"))
+            .alias("verdict_method"),
+            pl.coalesce("_reason", "verdict_reason").alias("verdict_reason"),
+            pl.when(pl.col("_correct").fill_null(False))
+            .then(pl.lit(1.0))
+            .otherwise(pl.col("reward_correctness"))
+            .alias("reward_correctness"),
+        )
+        .drop("_correct", "_reason")
+    )

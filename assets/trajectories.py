@@ -39,7 +39,7 @@ from agents.policies.reasoning import ReasoningPolicy, passages_by_id
 from agents.policy import LLMPolicy, TokenCounter, agent_sampling
 from agents.rollouts import Job
 from agents.tool_runner import ToolRunner
-from agents.trajectory_rows import valid_call_rate
+from agents.trajectory_rows import judge_trajectories, valid_call_rate
 from agents.trajectory_run import (
     clear_journal,
     doc_of_url_function,
@@ -54,6 +54,7 @@ from assets.models import BASE_MODEL_KEY, base_model_path
 from assets.synthesis import QA_TASKS_KEY
 from assets.web import DOCUMENTS_KEY
 from dagster_project.resources import LakehouseResource, VllmServerResource
+from evaluation.judge import JudgeSettings
 from lakehouse.lineage import RunStamp, stamp
 from lakehouse.plots import bar_png
 from lakehouse.store import Lakehouse
@@ -104,6 +105,9 @@ class TrajectoriesConfig(dg.Config):
     turn_tokens: int = 512
     concurrency: int = 16
     flush_every: int = 16
+    # An LLM judge (any OpenAI-compatible endpoint) for answers the rules call wrong.
+    judge_endpoint: str | None = None
+    judge_model: str = ""
 
     def limits(self) -> EpisodeLimits:
         return EpisodeLimits(
@@ -279,8 +283,13 @@ def trajectories(
         f"ran {tables.summary.ran} jobs, {tables.summary.skipped} already journaled "
         f"(resumed), {tables.trajectories.height} trajectories"
     )
+    judged = tables.trajectories
+    if config.judge_endpoint:
+        judge = JudgeSettings(endpoint=config.judge_endpoint, model=config.judge_model)
+        judged = judge_trajectories(judged, tasks, judge)
+        context.log.info(f"judge {config.judge_model} at {config.judge_endpoint} re-scored answers")
     run = RunStamp.now(context.run.run_id, CODE_VERSION)
-    trajectory_frame = stamp(tables.trajectories, run)
+    trajectory_frame = stamp(judged, run)
     step_frame = stamp(tables.steps, run)
     steps_path = store.write(TRAJECTORY_STEPS.name, step_frame, COLLECTION)
     path = store.write(TRAJECTORIES.name, trajectory_frame, COLLECTION)

@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 import polars as pl
 
@@ -6,9 +7,16 @@ from agents.paradigms import EpisodeLimits, PromptSettings, ReAct, run_episode
 from agents.policy import EpisodeTask, TokenCounter
 from agents.prompts import NO_FEW_SHOT
 from agents.tool_runner import ToolRunner
-from agents.trajectory_rows import TrajectoryMeta, trajectory_rows, visited_urls
+from agents.trajectory_rows import (
+    TrajectoryMeta,
+    judge_trajectories,
+    trajectory_rows,
+    visited_urls,
+)
+from evaluation.judge import JudgeSettings
 from lakehouse.tables import TRAJECTORIES, TRAJECTORY_STEPS
 from tests.agents.scripted import RecordingTools, ScriptedActor
+from tests.loopback import QuietHandler, serve
 
 TASK = {
     "task_id": "qa_1",
@@ -86,3 +94,40 @@ def test_ids_are_stable_and_differ_by_sample():
     assert meta(0).trajectory_id == meta(0).trajectory_id
     assert meta(0).trajectory_id != meta(1).trajectory_id
     assert visited_urls(episode("x")) == ["https://en.wikipedia.org/wiki/Australia"]
+
+
+def test_a_judge_rescores_only_the_answers_the_rules_rejected():
+    calls = []
+
+    class Handler(QuietHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            prediction = body["messages"][-1]["content"].split("Predicted answer: ", 1)[1]
+            calls.append(prediction)
+            verdict = "CORRECT" if prediction.startswith("Canberra, the capital") else "INCORRECT"
+            content = f"VERDICT: {verdict}\nREASON: compared with the gold answer."
+            self.send_json(
+                200,
+                {
+                    "model": "judge",
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": 40, "completion_tokens": 9},
+                },
+            )  # fmt: skip
+
+    rows = [
+        trajectory_rows(episode(text), meta(number), gold_names=[["Canberra"]])["trajectories"][0]
+        for number, text in enumerate(["Canberra", "Canberra, the capital city", "Sydney"])
+    ]
+    frame = pl.DataFrame(rows, schema=TRAJECTORIES.schema)
+    tasks = pl.DataFrame([{**TASK}])
+    with serve(Handler) as url:
+        settings = JudgeSettings(endpoint=f"{url}/v1", model="judge", api_key_env=None)
+        judged = judge_trajectories(frame, tasks, settings)
+    assert sorted(calls) == ["Canberra, the capital city", "Sydney"]  # not the exact match
+    assert judged.get_column("correct").to_list() == [True, True, False]
+    assert judged.get_column("verdict_method").to_list() == ["exact", "judge", "judge"]
+    assert judged.get_column("verdict_reason")[1].startswith("judge ")
