@@ -62,13 +62,15 @@ class RunSettings:
 
 
 def held_out_tasks(store: Lakehouse, split: str, count: int, seed: int) -> pl.DataFrame:
-    """`count` answerable tasks of `split`, a seeded sample (the same for every paradigm)."""
+    """`count` answerable tasks of `split` in a seeded order (the same for every paradigm;
+    a larger count extends a smaller one, so a resumed run can grow its sample)."""
     tasks = store.read(QA_TASKS.name).filter(
         (pl.col("split") == split) & pl.col("answerable").fill_null(True)
     )
     if tasks.is_empty():
         raise ValueError(f"qa_tasks has no answerable tasks in split {split!r}")
-    return tasks.sample(min(count, tasks.height), seed=seed, shuffle=True)
+    order = pl.concat_str(pl.lit(f"{seed}:"), pl.col("task_id")).hash(seed=0)
+    return tasks.with_columns(order.alias("_order")).sort("_order").head(count).drop("_order")
 
 
 def llm_jobs(
@@ -103,10 +105,21 @@ def generation_context(
         runner=ToolRunner(tools),
         counter=counter,
         limits=limits,
-        settings_hash=settings_hash(settings),
+        settings_hash=episode_settings_hash(settings),
         gold_names=gold_entity_names(store, tasks),
         doc_of_url=doc_of_url_function(tools.pages),
     )
+
+
+def episode_settings_hash(settings: RunSettings) -> str:
+    """The hash of what each episode depends on (sampling, budgets, split, seed), not of
+    which tasks and paradigms a run covers: a run grown or narrowed later reuses episodes."""
+    per_episode = {
+        key: value
+        for key, value in settings.__dict__.items()
+        if key not in ("tasks", "paradigms", "concurrency")
+    }
+    return settings_hash(sorted(per_episode.items()))
 
 
 def sampling(settings: RunSettings) -> SamplingParams:
@@ -169,7 +182,7 @@ def run(
     return run_generation(
         store,
         "agent_runs",
-        f"{name}-{settings_hash(settings, policy.model)}",
+        f"{name}-{episode_settings_hash(settings)}-{settings_hash(policy.model)}",
         jobs,
         concurrency=settings.concurrency,
         progress=progress,
