@@ -88,9 +88,12 @@ class TrajectoriesConfig(dg.Config):
     has_max_branches: int = 3
     reasoning_tasks: int = 5000
     # The planner's episodes are training data for the policy model: they may use its whole
-    # window (SmolLM2-135M: 8,192 positions), longer than a vLLM server's max_model_len.
+    # window (SmolLM2-135M: 8,192 positions), longer than a vLLM server's max_model_len, and
+    # their own turn budget (successful plans took up to 40 turns on the smoke lakehouse).
     planner_max_context_tokens: int = 8192
-    # LLM-policy samples: k per task, each paradigm, on `llm_tasks` tasks of `llm_split`.
+    planner_max_turns: int = 48
+    # LLM-policy samples: k per task, each paradigm, on `llm_tasks` tasks of `llm_split`
+    # (max_turns, max_context_tokens and turn_tokens below are their episode budgets).
     llm_tasks: int = 200
     llm_samples: int = 2
     llm_split: str = "train"
@@ -157,7 +160,11 @@ def _synthesis_jobs(
     if config.planner_tasks > 0:
         planner_generation = replace(
             generation,
-            limits=replace(generation.limits, max_context_tokens=config.planner_max_context_tokens),
+            limits=replace(
+                generation.limits,
+                max_context_tokens=config.planner_max_context_tokens,
+                max_turns=config.planner_max_turns,
+            ),
         )
         planner = PlannerPolicy(graph, sources, seed=config.seed)
         explorer = (
