@@ -9,9 +9,8 @@ the jobs through a journal keyed by the run's settings, and read the journal bac
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
@@ -37,7 +36,7 @@ def open_index_tools(store: Lakehouse, threads: int = TOOL_TORCH_THREADS) -> Loc
     return LocalTools(index, store.read(DOCUMENTS.name))
 
 
-def doc_of_url_function(pages: PageLookup):
+def doc_of_url_function(pages: PageLookup) -> Callable[[str], str | None]:
     """url → doc_id (or None) through the same lookup `visit` uses."""
 
     def doc_of_url(url: str) -> str | None:
@@ -112,7 +111,3 @@ def run_generation(
 def clear_journal(store: Lakehouse, name: str, fingerprint: str) -> None:
     """Drop a run's journal after its tables are written."""
     RunJournal(journal_dir(store.root, name, fingerprint)).clear()
-
-
-def journal_path(store: Lakehouse, name: str, fingerprint: str) -> Path:
-    return journal_dir(store.root, name, fingerprint)
