@@ -200,7 +200,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--paradigms", default=",".join(RunSettings.paradigms))
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--sweep", default=None, help="e.g. 1,4,16: throughput per concurrency")
+    parser.add_argument(
+        "--sweep", default=None, help="e.g. 1,4,16 or 1:16,16:64 (concurrency:episodes)"
+    )
     parser.add_argument("--max-turns", type=int, default=12)
     parser.add_argument("--name", default="base")
     args = parser.parse_args(argv)
@@ -251,12 +253,16 @@ def sweep(
     console: Console,
 ) -> None:
     """The same episodes at each concurrency: aggregate tokens/s and speed-up."""
-    table = Table(title=f"rollout throughput, {settings.tasks} episodes per level")
+    table = Table(title="rollout throughput (level:episodes)")
     for column in ("concurrency", "episodes", "seconds", "tokens out", "tokens/s", "speed-up"):
         table.add_column(column, justify="right")
     base_rate = None
-    for level in (int(part) for part in levels.split(",")):
-        level_settings = RunSettings(**{**settings.__dict__, "concurrency": level})
+    for part in levels.split(","):
+        level_text, _, count = part.partition(":")  # "16:64": 64 episodes at concurrency 16
+        level = int(level_text)
+        level_settings = RunSettings(
+            **{**settings.__dict__, "concurrency": level, "tasks": int(count or settings.tasks)}
+        )
         started = time.perf_counter()
         tables = run(store, backend, counter, level_settings, f"{name}-c{level}")
         seconds = time.perf_counter() - started
