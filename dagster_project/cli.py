@@ -5,6 +5,7 @@ Bad input (an unknown table, asset, profile or id; bad SQL) is reported in one l
 the input and what is wrong, with a non-zero exit code and no traceback unless --debug.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -359,9 +360,8 @@ def serve_model(
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the server, quietly
+            signal.pause()
     finally:
         server.stop()
 
