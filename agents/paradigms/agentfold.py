@@ -41,17 +41,12 @@ from agents.format import (
     render_tool_response,
 )
 from agents.paradigms.base import (
-    EpisodeLimits,
     EpisodeStats,
-    Paradigm,
-    add_counted,
-    opening_steps,
+    RebuiltContext,
     question_of,
     render_step_for_history,
-    turns_remain,
 )
 from agents.paradigms.blocks import find_blocks, parse_tagged_turn
-from agents.policy import Actor, TokenCounter
 from agents.prompts import NO_FEW_SHOT
 
 FOLD_TAG = "fold"
@@ -94,7 +89,7 @@ class Fold:
     summary: str
 
 
-class AgentFold(Paradigm):
+class AgentFold(RebuiltContext):
     """The question, the folded history and the latest step in full, rebuilt every turn."""
 
     name = "agentfold"
@@ -102,16 +97,11 @@ class AgentFold(Paradigm):
     instructions = INSTRUCTIONS
     templates = (FOLDED_TEMPLATE, FIRST_STEP, HISTORY_TEMPLATE, NO_EARLIER_STEPS, IGNORED_NOTICE)
     default_few_shot = NO_FEW_SHOT
+    memory_kind = StepKind.FOLDED
 
-    def begin(self, transcript: Transcript, question: str, counter: TokenCounter) -> None:
-        """The opening steps, then the first turn's (empty) folded history."""
-        super().begin(transcript, question, counter)
-        add_counted(transcript, counter, "user", StepKind.FOLDED, folded_text(transcript))
-
-    def context(self, transcript: Transcript) -> list[int]:
-        """System and few-shot, then the latest folded history only."""
-        latest = transcript.of_kind(StepKind.FOLDED)[-1]
-        return [*opening_steps(transcript), latest.index]
+    def render_memory(self, transcript: Transcript) -> str:
+        """The next folded history: question, fold summaries, the latest step in full."""
+        return folded_text(transcript)
 
     def parse(self, text: str) -> tuple[ParsedTurn, dict]:
         """The turn without its fold directives, in the reference format, and the bodies of
@@ -137,20 +127,6 @@ class AgentFold(Paradigm):
             stats.notes.setdefault("fold_ignored_reasons", []).append(
                 {"step": step.index, "reason": reason}
             )
-
-    async def after_observation(
-        self,
-        transcript: Transcript,
-        actor: Actor,
-        counter: TokenCounter,
-        limits: EpisodeLimits,
-        stats: EpisodeStats,
-        timeout_s: float,
-    ) -> None:
-        """Write the next turn's folded history (unless no turn is left to see it)."""
-        if turns_remain(transcript, limits):
-            text = folded_text(transcript)
-            add_counted(transcript, counter, "user", StepKind.FOLDED, text)
 
 
 def interactions(transcript: Transcript) -> list[tuple[Step, Step]]:

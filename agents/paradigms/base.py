@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.backends.base import BackendError
@@ -148,6 +149,42 @@ class Paradigm:
         workspace, AgentFold's folded history); nothing in ReAct. `timeout_s` is the time
         the episode has left, for a paradigm that generates here."""
         return None
+
+
+class RebuiltContext(Paradigm):
+    """A paradigm whose every turn sees only the opening steps and one memory message that
+    it rewrites after each observation (IterResearch's workspace, AgentFold's folded
+    history): subclasses set the message's kind and define `render_memory`, which writes
+    its text from the transcript so far."""
+
+    memory_kind: StepKind
+    render_memory: Callable[[Transcript], str]
+
+    def begin(self, transcript: Transcript, question: str, counter: TokenCounter) -> None:
+        """The opening steps, then the first turn's memory message."""
+        super().begin(transcript, question, counter)
+        self._write_memory(transcript, counter)
+
+    def context(self, transcript: Transcript) -> list[int]:
+        """System and few-shot, then the latest memory message only."""
+        latest = transcript.of_kind(self.memory_kind)[-1]
+        return [*opening_steps(transcript), latest.index]
+
+    async def after_observation(
+        self,
+        transcript: Transcript,
+        actor: Actor,
+        counter: TokenCounter,
+        limits: EpisodeLimits,
+        stats: EpisodeStats,
+        timeout_s: float,
+    ) -> None:
+        """Write the next turn's memory message (unless no turn is left to see it)."""
+        if turns_remain(transcript, limits):
+            self._write_memory(transcript, counter)
+
+    def _write_memory(self, transcript: Transcript, counter: TokenCounter) -> None:
+        add_counted(transcript, counter, "user", self.memory_kind, self.render_memory(transcript))
 
 
 def add_counted(

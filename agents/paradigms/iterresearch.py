@@ -22,17 +22,12 @@ before it goes into a user message, as tool output is.
 from agents.episode import Step, StepKind, Transcript
 from agents.format import ParsedTurn, neutralize_tags
 from agents.paradigms.base import (
-    EpisodeLimits,
     EpisodeStats,
-    Paradigm,
-    add_counted,
-    opening_steps,
+    RebuiltContext,
     question_of,
     render_step_for_history,
-    turns_remain,
 )
 from agents.paradigms.blocks import find_blocks, parse_tagged_turn
-from agents.policy import Actor, TokenCounter
 from agents.prompts import NO_FEW_SHOT
 
 REPORT_TAG = "report"
@@ -63,7 +58,7 @@ MISSING_REPORT_NOTICE = (
 )
 
 
-class IterResearch(Paradigm):
+class IterResearch(RebuiltContext):
     """A fresh workspace each round: question, evolving report, last action/observation."""
 
     name = "iterresearch"
@@ -77,16 +72,11 @@ class IterResearch(Paradigm):
         MISSING_REPORT_NOTICE,
     )
     default_few_shot = NO_FEW_SHOT
+    memory_kind = StepKind.WORKSPACE
 
-    def begin(self, transcript: Transcript, question: str, counter: TokenCounter) -> None:
-        """The opening steps, then the first round's workspace."""
-        super().begin(transcript, question, counter)
-        add_counted(transcript, counter, "user", StepKind.WORKSPACE, workspace_text(transcript))
-
-    def context(self, transcript: Transcript) -> list[int]:
-        """System and few-shot, then the latest workspace only."""
-        latest = transcript.of_kind(StepKind.WORKSPACE)[-1]
-        return [*opening_steps(transcript), latest.index]
+    def render_memory(self, transcript: Transcript) -> str:
+        """The next round's workspace: question, report, last action and result."""
+        return workspace_text(transcript)
 
     def parse(self, text: str) -> tuple[ParsedTurn, dict]:
         """The turn without its report, in the reference format, and the report it wrote."""
@@ -102,20 +92,6 @@ class IterResearch(Paradigm):
             stats.bump("report_missing")
         if blocks["report_in_think"]:
             stats.bump("report_in_think")
-
-    async def after_observation(
-        self,
-        transcript: Transcript,
-        actor: Actor,
-        counter: TokenCounter,
-        limits: EpisodeLimits,
-        stats: EpisodeStats,
-        timeout_s: float,
-    ) -> None:
-        """Write the next round's workspace (unless no turn is left to see it)."""
-        if turns_remain(transcript, limits):
-            text = workspace_text(transcript)
-            add_counted(transcript, counter, "user", StepKind.WORKSPACE, text)
 
 
 def choose_report(outside: tuple[str, ...], in_think: tuple[str, ...]) -> tuple[str | None, bool]:
