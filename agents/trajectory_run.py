@@ -14,7 +14,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from agents.generation import GenerationContext
+from agents.paradigms import EpisodeLimits
+from agents.policy import TokenCounter
 from agents.rollouts import Job, Progress, RunSummary, run_jobs
+from agents.tool_runner import ToolRunner
 from lakehouse import paths
 from lakehouse.index.search_index import SearchIndex
 from lakehouse.index.tools import LocalTools, PageLookup
@@ -58,6 +62,28 @@ def gold_entity_names(store: Lakehouse, tasks: pl.DataFrame) -> dict[str, list[l
         task_id: [names[e] for e in gold or [] if e in names]
         for task_id, gold in tasks.select("task_id", "gold_entity_ids").iter_rows()
     }
+
+
+def generation_context(
+    store: Lakehouse,
+    tasks: pl.DataFrame,
+    counter: TokenCounter,
+    limits: EpisodeLimits,
+    collection: str,
+    settings_hash: str,
+) -> GenerationContext:
+    """What every job of a run over `tasks` shares: the index tools in this process, the
+    token counter, the limits, and the gold names and URL map the rows need."""
+    tools = open_index_tools(store)
+    return GenerationContext(
+        collection=collection,
+        runner=ToolRunner(tools),
+        counter=counter,
+        limits=limits,
+        settings_hash=settings_hash,
+        gold_names=gold_entity_names(store, tasks),
+        doc_of_url=doc_of_url_function(tools.pages),
+    )
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from agents.backends.base import SamplingParams
 from agents.backends.launch import BACKEND_KINDS, open_backend
+from agents.episode import MODEL_KINDS
 from agents.generation import (
     EpisodeJob,
     GenerationContext,
@@ -38,13 +39,10 @@ from agents.policies.planner import PlannerPolicy
 from agents.policies.reasoning import ReasoningPolicy, passages_by_id
 from agents.policy import LLMPolicy, TokenCounter, agent_sampling
 from agents.rollouts import Job
-from agents.tool_runner import ToolRunner
 from agents.trajectory_rows import judge_trajectories, valid_call_rate
 from agents.trajectory_run import (
     clear_journal,
-    doc_of_url_function,
-    gold_entity_names,
-    open_index_tools,
+    generation_context,
     run_generation,
 )
 from assets.index import SEARCH_INDEX_KEY
@@ -237,16 +235,13 @@ def trajectories(
     store = lakehouse.open()
     tasks = _tasks(store, config)
     checkpoint = base_model_path(context, store)
-    counter = TokenCounter.for_checkpoint(checkpoint)
-    tools = open_index_tools(store)
-    generation = GenerationContext(
-        collection=COLLECTION,
-        runner=ToolRunner(tools),
-        counter=counter,
-        limits=config.limits(),
-        settings_hash=settings_hash(CODE_VERSION, config.model_dump_json()),
-        gold_names=gold_entity_names(store, tasks),
-        doc_of_url=doc_of_url_function(tools.pages),
+    generation = generation_context(
+        store,
+        tasks,
+        TokenCounter.for_checkpoint(checkpoint),
+        config.limits(),
+        COLLECTION,
+        settings_hash(CODE_VERSION, config.model_dump_json()),
     )
     inputs = tasks.get_column("_run_id").unique().sort().to_list()
     fingerprint = settings_hash(CODE_VERSION, config.model_dump_json(), inputs, str(checkpoint))
@@ -301,7 +296,11 @@ def trajectories(
     steps_path = store.write(TRAJECTORY_STEPS.name, step_frame, COLLECTION)
     path = store.write(TRAJECTORIES.name, trajectory_frame, COLLECTION)
     clear_journal(store, COLLECTION, fingerprint)
-    yield from _results(trajectory_frame, step_frame, str(path), str(steps_path))
+    # The SFT selection has one definition, the catalog's view: count through it.
+    sft_selected = store.sql(
+        "SELECT count(*) FROM sft_trajectories WHERE collection = ?", [COLLECTION]
+    ).item()
+    yield from _results(trajectory_frame, step_frame, str(path), str(steps_path), sft_selected)
 
 
 def _planner_success(frame: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -351,7 +350,7 @@ def _summary(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _results(
-    frame: pl.DataFrame, steps: pl.DataFrame, path: str, steps_path: str
+    frame: pl.DataFrame, steps: pl.DataFrame, path: str, steps_path: str, sft_selected: int
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     summary = _summary(frame)
     ranks = _gold_ranks(frame)
@@ -363,18 +362,9 @@ def _results(
         .sort("failure")
         .rows()
     )
-    model_turns = steps.filter(
-        pl.col("kind").is_in(["turn", "summary"]) & (pl.col("role") == "assistant")
-    )
+    model_turns = steps.filter(pl.col("kind").is_in([str(kind) for kind in MODEL_KINDS]))
     llm_turns = model_turns.join(
         frame.filter(pl.col("policy") == "llm").select("trajectory_id"), on="trajectory_id"
-    )
-    sft = frame.filter(
-        pl.col("correct")
-        & (pl.col("termination") == "answer")
-        & (pl.col("tool_calls_invalid") == 0)
-        & (pl.col("violations") == 0)
-        & (pl.col("split") == "train")
     )
     plot = bar_png(
         [f"{p}/{m}" for p, m, _ in summary.select("policy", "method", "paradigm").rows()]
@@ -396,7 +386,7 @@ def _results(
             "summary": dg.MetadataValue.md(_markdown(summary)),
             "terminations": dg.MetadataValue.json(by_termination),
             "planner_failures": dg.MetadataValue.json(failures),
-            "sft_selected": sft.height,
+            "sft_selected": sft_selected,
             "planner_by_kind": dg.MetadataValue.md(_markdown(_planner_success(frame, "kind"))),
             "planner_by_hops": dg.MetadataValue.md(_markdown(_planner_success(frame, "hops"))),
             "gold_rank_counts": dg.MetadataValue.json(

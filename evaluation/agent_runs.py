@@ -29,13 +29,10 @@ from agents.checkpoints import EMBEDDED_DIR_NAME
 from agents.generation import EpisodeJob, GenerationContext, settings_hash
 from agents.paradigms import PARADIGMS, EpisodeLimits
 from agents.policy import LLMPolicy, TokenCounter, agent_sampling
-from agents.tool_runner import ToolRunner
 from agents.trajectory_rows import valid_call_rate
 from agents.trajectory_run import (
     RunTables,
-    doc_of_url_function,
-    gold_entity_names,
-    open_index_tools,
+    generation_context,
     run_generation,
 )
 from lakehouse.store import Lakehouse
@@ -90,25 +87,16 @@ def llm_jobs(
     ]
 
 
-def generation_context(
+def run_context(
     store: Lakehouse, tasks: pl.DataFrame, counter: TokenCounter, settings: RunSettings, name: str
 ) -> GenerationContext:
-    """Tools, counter, limits and lineage maps for a run over `tasks`."""
-    tools = open_index_tools(store)
+    """The shared tools, counter and limits of a run over `tasks`."""
     limits = EpisodeLimits(
         max_turns=settings.max_turns,
         max_context_tokens=settings.max_context_tokens,
         turn_tokens=settings.turn_tokens,
     )
-    return GenerationContext(
-        collection=name,
-        runner=ToolRunner(tools),
-        counter=counter,
-        limits=limits,
-        settings_hash=episode_settings_hash(settings),
-        gold_names=gold_entity_names(store, tasks),
-        doc_of_url=doc_of_url_function(tools.pages),
-    )
+    return generation_context(store, tasks, counter, limits, name, episode_settings_hash(settings))
 
 
 def episode_settings_hash(settings: RunSettings) -> str:
@@ -169,7 +157,7 @@ def run(
 ) -> RunTables:
     """The journaled episodes of `settings` with `backend`."""
     tasks = held_out_tasks(store, settings.split, settings.tasks, settings.seed)
-    context = generation_context(store, tasks, counter, settings, name)
+    context = run_context(store, tasks, counter, settings, name)
     policy = LLMPolicy(backend, sampling(settings))
     jobs = llm_jobs(tasks, policy, settings.paradigms, settings.samples, context, name)
     console = Console(stderr=True)
