@@ -36,7 +36,7 @@ from agents.policies.planner import PlannerActor, PlannerPolicy, Variation
 from agents.policies.reading import SearchResult, find_fact, rank_of, search_results
 from agents.policy import EpisodeTask, ModelTurn, Purpose, TokenCounter
 from agents.tool_runner import ToolRunner
-from evaluation.scoring import verdict
+from agents.trajectory_rows import score_answer
 
 HAS_VERSION = "has-1"
 REPHRASE = "rephrase"
@@ -280,7 +280,7 @@ class HasExplorer:
             return False, f"the branch failed ({notes['failure']})"
         if episode.termination is not Termination.ANSWER:
             return False, f"no answer ({episode.termination})"
-        judged = verdict(episode.answer, row["answer"], row["answer_aliases"], row["answer_type"])
+        judged = score_answer(episode.answer, row)
         if not judged.correct:
             return False, f"wrong answer ({judged.reason})"
         point = actor.point
